@@ -1,0 +1,21 @@
+"""Encoders: `builtin` (offline, no weights) and sentence-transformers models."""
+
+from __future__ import annotations
+
+from aligner.encoders.base import Encoder, l2_normalize
+from aligner.encoders.builtin import BuiltinEncoder
+
+__all__ = ["BuiltinEncoder", "Encoder", "l2_normalize", "load_encoder"]
+
+
+def load_encoder(
+    model: str | None = "builtin", device: str | None = None, batch_size: int | None = None
+) -> Encoder:
+    """`builtin` (or None) gives the built-in encoder; `builtin:DIM` sets its dimension;
+    anything else is a sentence-transformers model name or local path."""
+    if model is None or model == "builtin" or model.startswith("builtin:"):
+        dim = int(model.split(":", 1)[1]) if model and ":" in model else 2048
+        return BuiltinEncoder(dim=dim, **({"batch_size": batch_size} if batch_size else {}))
+    from aligner.encoders.sentence_transformers import SentenceTransformerEncoder
+
+    return SentenceTransformerEncoder(model, device=device, batch_size=batch_size or 64)

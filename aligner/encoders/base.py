@@ -1,0 +1,45 @@
+"""The one interface every encoder implements."""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+
+class Encoder(ABC):
+    """Turns sentences into L2-normalised float32 vectors: cosine similarity is a dot product.
+
+    `identity` describes the encoder completely enough that two encoders with equal
+    identities produce the same vectors; an index records it and refuses queries from an
+    encoder with a different identity.
+    """
+
+    name: str
+    dim: int
+
+    @abstractmethod
+    def encode(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        """Return an array of shape (len(texts), dim), float32, rows of unit length (or zero
+        for a text with nothing to encode)."""
+
+    @property
+    @abstractmethod
+    def identity(self) -> dict[str, Any]:
+        """JSON-serialisable description: kind, name, dimension and every parameter."""
+
+    def identity_key(self) -> str:
+        return json.dumps(self.identity, sort_keys=True, ensure_ascii=False)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.identity_key()})"
+
+
+def l2_normalize(matrix: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length; all-zero rows stay zero (no NaN)."""
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (matrix / norms).astype(np.float32, copy=False)

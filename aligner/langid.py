@@ -1,0 +1,146 @@
+"""Language identification for whole documents, without models.
+
+The script decides most languages outright. Within the Arabic script, letters alone are not
+enough: Arabic is often typed on a Persian keyboard (ی and ک for ي and ك), as in the headline
+of seed 002. So the decision between Persian and Arabic weighs letters that only one language
+uses together with frequent function words and the Arabic article, all counted on normalised
+text where the keyboard variants are already folded away.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+
+from aligner.normalize import normalize
+
+UNDETERMINED = "und"
+
+# Script by code-point range: (first, last, script).
+_SCRIPT_RANGES = [
+    (0x0041, 0x024F, "Latin"),
+    (0x1E00, 0x1EFF, "Latin"),
+    (0x0370, 0x03FF, "Greek"),
+    (0x0400, 0x052F, "Cyrillic"),
+    (0x0530, 0x058F, "Armenian"),
+    (0x0590, 0x05FF, "Hebrew"),
+    (0x0600, 0x06FF, "Arabic"),
+    (0x0750, 0x077F, "Arabic"),
+    (0x08A0, 0x08FF, "Arabic"),
+    (0xFB50, 0xFDFF, "Arabic"),
+    (0xFE70, 0xFEFF, "Arabic"),
+    (0x0900, 0x097F, "Devanagari"),
+    (0x0980, 0x09FF, "Bengali"),
+    (0x0B80, 0x0BFF, "Tamil"),
+    (0x0E00, 0x0E7F, "Thai"),
+    (0x10A0, 0x10FF, "Georgian"),
+    (0x1100, 0x11FF, "Hangul"),
+    (0xAC00, 0xD7AF, "Hangul"),
+    (0x3040, 0x30FF, "Kana"),
+    (0x4E00, 0x9FFF, "Han"),
+    (0x3400, 0x4DBF, "Han"),
+]
+
+_SINGLE_SCRIPT_LANG = {
+    "Greek": "el",
+    "Armenian": "hy",
+    "Hebrew": "he",
+    "Devanagari": "hi",
+    "Bengali": "bn",
+    "Tamil": "ta",
+    "Thai": "th",
+    "Georgian": "ka",
+    "Hangul": "ko",
+}
+
+# Function words, written as `normalize` leaves them (ي->ی, ك->ک, أ/إ->ا, ة->ه).
+_FA_WORDS = set(
+    "در به از که این را با است برای های ها می آن شد کرد شده بود یک تا بر هم نیز خود اند ای "
+    "وی گفت کند کرده شود دارد باید نمی بین پس اما همچنین توسط ایشان دو".split()
+)
+_AR_WORDS = set(
+    "فی من علی الی ان عن التی الذی مع هذا هذه کان قد لا ما او حیث ذلک کما بعد قبل عند وقد "
+    "وقال هو هی لم لن انه الذین وفی ولا اذا منذ حتی ثم لدی".split()
+)
+_LATIN_WORDS = {
+    "en": set("the and of to in is that for it with as was on are by this be from at".split()),
+    "fr": set("le la les et des est une dans que pour qui du sur au pas avec sont".split()),
+    "de": set("der die das und ist nicht ein eine zu den mit von sich des auf dem für".split()),
+    "es": set("el la los las y de que en un una es por con para del se al".split()),
+    "it": set("il di che la e un una per non sono del della con le gli nel".split()),
+    "pt": set("o a os as e de que em um uma para com não do da dos das no na".split()),
+    "nl": set("de het een en van is dat op te in niet zijn met voor er".split()),
+    "tr": set("ve bir bu da de için ile olarak daha çok gibi olan ama ne".split()),
+    "id": set("yang dan di ini itu dengan untuk dari tidak dalam akan ke".split()),
+}
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def script_of(char: str) -> str | None:
+    code = ord(char)
+    for first, last, name in _SCRIPT_RANGES:
+        if first <= code <= last:
+            return name
+    return None
+
+
+def script_counts(text: str) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for char in text:
+        if char.isalpha():
+            name = script_of(char)
+            if name is not None:
+                counts[name] += 1
+    return counts
+
+
+def detect_language(text: str) -> str:
+    """ISO 639-1 code of the main language of `text` (e.g. 'fa', 'ar', 'en'), or 'und'."""
+    sample = text[:20000]  # a long document's language shows in its first pages
+    counts = script_counts(sample)
+    if not counts:
+        return UNDETERMINED
+    script, _ = counts.most_common(1)[0]
+    if script == "Arabic":
+        return _arabic_script_language(sample)
+    if script == "Latin":
+        return _latin_language(sample)
+    if script == "Cyrillic":
+        return "uk" if re.search("[іїєґІЇЄҐ]", sample) else "ru"
+    if script in ("Han", "Kana"):
+        return "ja" if counts["Kana"] > 0.05 * counts["Han"] else "zh"
+    return _SINGLE_SCRIPT_LANG.get(script, UNDETERMINED)
+
+
+def _arabic_script_language(text: str) -> str:
+    raw = unicodedata.normalize("NFKC", text)
+    letters = Counter(raw)
+    # Letters of other Arabic-script languages that neither Persian nor Arabic uses.
+    urdu = sum(letters[c] for c in "ٹڈڑںھے")
+    pashto = sum(letters[c] for c in "ټډړږښګڼۍې")
+    kurdish = sum(letters[c] for c in "ڕڵۆێ")
+    if max(urdu, pashto, kurdish) >= 3:
+        return max((urdu, "ur"), (pashto, "ps"), (kurdish, "ckb"))[1]
+
+    words = _WORD.findall(normalize(text))
+    if not words:
+        return UNDETERMINED
+    fa_words = sum(1 for w in words if w in _FA_WORDS)
+    ar_words = sum(1 for w in words if w in _AR_WORDS)
+    article = sum(1 for w in words if w.startswith(("ال", "وال", "بال", "لل")) and len(w) > 3)
+    persian_letters = sum(letters[c] for c in "پچژگ")
+    arabic_letters = letters["ة"] + letters["ى"] + letters["ي"] + letters["ك"]
+    # Persian letters are strong evidence (Arabic has no use for them); ي/ك are weak evidence
+    # because Persian text typed on an Arabic keyboard has them too.
+    fa_score = 2.0 * fa_words + 3.0 * persian_letters
+    ar_score = 2.0 * ar_words + 1.0 * article + 1.0 * letters["ة"] + 0.2 * arabic_letters
+    return "fa" if fa_score >= ar_score else "ar"
+
+
+def _latin_language(text: str) -> str:
+    words = [w.lower() for w in _WORD.findall(text[:5000])]
+    scores = {lang: sum(1 for w in words if w in vocab) for lang, vocab in _LATIN_WORDS.items()}
+    best = max(scores, key=lambda lang: scores[lang])
+    return best if scores[best] > 0 else UNDETERMINED

@@ -1,0 +1,91 @@
+"""Script normalisation for comparison (never for export).
+
+Persian and Arabic are written with the same script but with different code points for the
+"same" letters (ي/ی, ك/ک), optional diacritics, decorative tatweel, zero-width joiners and
+three sets of digits. Two reports of one event only look alike to a machine once these are
+folded together. `normalize` is idempotent: normalize(normalize(x)) == normalize(x).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Characters removed outright: Arabic diacritics (harakat, tanwin, shadda, sukun, superscript
+# alef, Quranic marks), tatweel, zero-width and bidi controls, BOM, soft hyphen.
+_DROP = (
+    [chr(c) for c in range(0x0610, 0x061B)]
+    + [chr(c) for c in range(0x064B, 0x0660)]
+    + ["\u0670", "\u0640"]
+    + [chr(c) for c in range(0x06D6, 0x06EE)]
+    + ["\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\ufeff", "\u00ad", "\u061c"]
+    + [chr(c) for c in range(0x202A, 0x202F)]
+    + [chr(c) for c in range(0x2066, 0x206A)]
+)
+
+# Letter variants folded to one form. Persian forms are the targets because they are the
+# superset (Persian has ک and ی where Arabic has ك and ي/ى).
+_FOLD = {
+    "\u064a": "\u06cc",  # ي ARABIC YEH -> ی FARSI YEH
+    "\u0649": "\u06cc",  # ى ALEF MAKSURA
+    "\u0626": "\u06cc",  # ئ YEH WITH HAMZA
+    "\u06d2": "\u06cc",  # ے YEH BARREE (Urdu)
+    "\u0643": "\u06a9",  # ك ARABIC KAF -> ک KEHEH
+    "\u0623": "\u0627",  # أ
+    "\u0625": "\u0627",  # إ
+    "\u0622": "\u0627",  # آ
+    "\u0671": "\u0627",  # ٱ ALEF WASLA
+    "\u0672": "\u0627",
+    "\u0673": "\u0627",
+    "\u0624": "\u0648",  # ؤ
+    "\u0629": "\u0647",  # ة TEH MARBUTA -> ه (same sound at a word end; matters for matching)
+    "\u06c0": "\u0647",  # ۀ HEH WITH YEH ABOVE
+    "\u06c1": "\u0647",  # ہ HEH GOAL (Urdu)
+    "\u06d5": "\u0647",  # ە AE (Kurdish)
+    "\u0621": "",  # ء lone hamza: often present in one spelling and absent in the other
+    "\u060c": ",",  # ، Arabic comma
+    "\u061b": ";",  # ؛ Arabic semicolon
+    "\u061f": "?",  # ؟ Arabic question mark
+    "\u066b": ".",  # ٫ Arabic decimal separator
+    "\u066c": ",",  # ٬ Arabic thousands separator
+    "\u066a": "%",  # ٪
+    "\u00ab": '"',  # «
+    "\u00bb": '"',  # »
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u201e": '"',
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u00a0": " ",
+}
+_FOLD.update({chr(0x06F0 + d): str(d) for d in range(10)})  # Persian digits
+_FOLD.update({chr(0x0660 + d): str(d) for d in range(10)})  # Arabic-Indic digits
+_FOLD.update(dict.fromkeys(_DROP, ""))
+_TABLE = str.maketrans(_FOLD)
+
+_SPACES = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def normalize(text: str) -> str:
+    """Return `text` folded for comparison: one letter form per letter, no diacritics,
+    ASCII digits, unified punctuation, lower case, single spaces."""
+    # NFKC first: Arabic presentation forms (U+FB50..U+FEFF) become ordinary letters.
+    text = unicodedata.normalize("NFKC", text)
+    text = _CONTROL.sub(" ", text)
+    text = text.translate(_TABLE).casefold()
+    # casefold/translate can produce new decomposable sequences; one more NFKC settles them
+    # so that the function is idempotent.
+    text = unicodedata.normalize("NFKC", text).translate(_TABLE)
+    return _SPACES.sub(" ", text).strip()
+
+
+def clean_for_export(text: str) -> str:
+    """Original text made safe for one-line formats: control characters, tabs and line
+    breaks become spaces; bidi controls are kept (they are part of the author's text)."""
+    text = text.replace("\x00", "")
+    text = _CONTROL.sub(" ", text.replace("\t", " ").replace("\r", " ").replace("\n", " "))
+    text = text.replace("\u2028", " ").replace("\u2029", " ").replace("\x85", " ")
+    return _SPACES.sub(" ", text).strip()
