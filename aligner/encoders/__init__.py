@@ -14,7 +14,7 @@ def load_encoder(
     """`builtin` (or None) gives the built-in encoder; `builtin:DIM` sets its dimension;
     anything else is a sentence-transformers model name or local path."""
     if model is None or model == "builtin" or model.startswith("builtin:"):
-        dim = int(model.split(":", 1)[1]) if model and ":" in model else 2048
+        dim = int(model.split(":", 1)[1]) if model and ":" in model else 4096
         return BuiltinEncoder(dim=dim, **({"batch_size": batch_size} if batch_size else {}))
     from aligner.encoders.sentence_transformers import SentenceTransformerEncoder
 

@@ -45,9 +45,9 @@ _STOPWORDS = {
     "کرده", "شود", "دارد", "باید", "نمی", "پس", "اما", "همچنین", "توسط", "اینکه", "آنها",
     "ما", "من", "او", "هر", "دیگر", "نه", "یا", "اگر", "چه", "همه", "بوده", "باشد", "کنند",
     # Arabic
-    "فی", "من", "علی", "الی", "ان", "عن", "التی", "الذی", "مع", "هذا", "هذه", "کان", "قد",
-    "لا", "ما", "او", "حیث", "ذلک", "کما", "بعد", "عند", "وقد", "هو", "هی", "لم", "لن", "انه",
-    "الذین", "وفی", "ولا", "اذا", "ثم", "لدی", "تلک", "التی", "بان", "الا", "کل", "وان", "غیر",
+    "فی", "علی", "الی", "ان", "عن", "التی", "الذی", "مع", "هذا", "هذه", "کان", "قد",
+    "لا", "حیث", "ذلک", "کما", "بعد", "عند", "وقد", "هو", "هی", "لم", "لن", "انه",
+    "الذین", "وفی", "ولا", "اذا", "ثم", "لدی", "تلک", "بان", "الا", "کل", "وان", "غیر",
     # English, for mixed text
     "the", "a", "an", "of", "to", "in", "and", "is", "that", "for", "on", "with", "as", "by",
 }  # fmt: skip
@@ -66,11 +66,12 @@ class BuiltinEncoder(Encoder):
 
     def __init__(
         self,
-        dim: int = 2048,
+        dim: int = 4096,
         ngram_range: tuple[int, int] = (3, 5),
         skeleton_ngram_range: tuple[int, int] = (2, 4),
         skeleton_weight: float = 0.7,
         batch_size: int = 2048,
+        cross_word: bool = False,
     ) -> None:
         if dim <= 0 or dim & (dim - 1):
             raise ValueError(f"builtin encoder dimension must be a power of two, got {dim}")
@@ -79,6 +80,7 @@ class BuiltinEncoder(Encoder):
         self.ngram_range = ngram_range
         self.skeleton_ngram_range = skeleton_ngram_range
         self.skeleton_weight = skeleton_weight
+        self.cross_word = cross_word
         self.batch_size = batch_size
         self._bits = np.uint64(dim.bit_length() - 1)
         self._word_cache: dict[str, tuple[str, str]] = {}
@@ -93,6 +95,7 @@ class BuiltinEncoder(Encoder):
             "ngram_range": list(self.ngram_range),
             "skeleton_ngram_range": list(self.skeleton_ngram_range),
             "skeleton_weight": self.skeleton_weight,
+            "cross_word": self.cross_word,
         }
 
     def encode(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
@@ -162,6 +165,7 @@ class BuiltinEncoder(Encoder):
         codes = codes.astype(np.uint64)
         is_sep = codes == _SEPARATOR
         rows = np.cumsum(is_sep)
+        spaces = np.concatenate([[0], np.cumsum(codes == 0x20)])
         lo, hi = ngram_range
         h = np.full(len(codes), (salt * 0x9E3779B97F4A7C15) % 2**64, np.uint64)
         prime = np.uint64(0x100000001B3)
@@ -175,6 +179,9 @@ class BuiltinEncoder(Encoder):
                 # an n-gram must lie within one text: no separator inside it
                 valid = rows[:m] == rows[n - 1 : n - 1 + m]
                 valid &= ~is_sep[:m]
+                if not self.cross_word and n > 2:
+                    # no space strictly inside the n-gram: it stays within one word
+                    valid &= spaces[n - 1 : n - 1 + m] == spaces[1 : 1 + m]
                 if not valid.any():
                     continue
                 mixed = (h[valid] ^ np.uint64(n)) * np.uint64(0xFF51AFD7ED558CCD)

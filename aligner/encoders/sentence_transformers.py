@@ -36,8 +36,12 @@ class SentenceTransformerEncoder(Encoder):
         try:
             self._model = SentenceTransformer(model, device=device, trust_remote_code=False)
         except Exception as exc:
-            where = "local path" if Path(model).exists() else "model name (needs the Hub or a cache)"
-            raise AlignerError(f"could not load sentence-transformers {where} {model!r}: {exc}") from exc
+            where = (
+                "local path" if Path(model).exists() else "model name (needs the Hub or a cache)"
+            )
+            raise AlignerError(
+                f"could not load sentence-transformers {where} {model!r}: {exc}"
+            ) from exc
         dim = self._model.get_sentence_embedding_dimension()
         if dim is None:
             dim = int(self._model.encode(["x"], convert_to_numpy=True).shape[1])

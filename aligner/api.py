@@ -1,0 +1,130 @@
+"""The Python API: what the command line does, as functions.
+
+import aligner
+docs = aligner.load_documents(["fixtures/seeds"])
+result = aligner.match(docs)
+for pair in result.pairs:
+    print(pair.src.id, pair.tgt.id, pair.score)
+aligner.write_parallel_tsv(result.alignments, "parallel.tsv")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from aligner.align import AlignParams, align_embeddings, embed_side
+from aligner.encoders import Encoder, load_encoder
+from aligner.index import DocumentIndex, IndexError_, content_hash
+from aligner.match import EmbeddedCorpus, MatchParams, embed_corpus, match_documents
+from aligner.prepare import prepare_document, prepare_documents
+from aligner.readers import read_documents
+from aligner.types import Alignment, Document, DocumentPair, PreparedDocument
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    documents: list[PreparedDocument]
+    pairs: list[DocumentPair]
+
+    @property
+    def alignments(self) -> list[Alignment]:
+        return [pair.alignment for pair in self.pairs]
+
+
+def load_documents(inputs: Iterable[str | Path]) -> list[Document]:
+    """Read files, folders, JSONL, CSV/TSV (see `aligner.readers`)."""
+    return read_documents(inputs)
+
+
+def _as_encoder(encoder: Encoder | str | None) -> Encoder:
+    return encoder if isinstance(encoder, Encoder) else load_encoder(encoder or "builtin")
+
+
+def _as_prepared(docs: Sequence[Document | PreparedDocument]) -> list[PreparedDocument]:
+    return [d if isinstance(d, PreparedDocument) else prepare_document(d) for d in docs]
+
+
+def match(
+    docs: Sequence[Document | PreparedDocument],
+    encoder: Encoder | str | None = None,
+    src_lang: str | None = None,
+    tgt_lang: str | None = None,
+    index: str | Path | None = None,
+    params: MatchParams | None = None,
+    align_params: AlignParams | None = None,
+) -> MatchResult:
+    """Match documents across languages and align every matched pair sentence by sentence.
+    With `index`, the document vectors are also saved to (or added to) that index folder."""
+    model = _as_encoder(encoder)
+    prepared = _as_prepared(docs)
+    align_params = align_params or AlignParams()
+    existing = None
+    if index is not None and Path(index).exists():
+        # Refuse a mismatched index before any work is done.
+        existing = DocumentIndex.load(index)
+        existing.check_encoder(model.identity, where=str(index))
+    corpus = embed_corpus(prepared, model, align_params.max_group)
+    pairs = match_documents(
+        prepared, model, src_lang, tgt_lang, params, align_params, corpus=corpus
+    )
+    if index is not None:
+        save_to_index(prepared, corpus, model, index, existing)
+    return MatchResult(prepared, pairs)
+
+
+def save_to_index(
+    docs: Sequence[PreparedDocument],
+    corpus: EmbeddedCorpus,
+    encoder: Encoder,
+    folder: str | Path,
+    existing: DocumentIndex | None = None,
+) -> dict[str, int]:
+    index = existing or DocumentIndex(encoder.identity, encoder.dim)
+    import numpy as np
+
+    counts = index.add(
+        [d.id for d in docs],
+        [d.lang for d in docs],
+        np.stack([corpus.doc_vectors[d.id] for d in docs]) if docs else np.zeros((0, encoder.dim)),
+        [content_hash(d.doc.text) for d in docs],
+        [d.doc.title for d in docs],
+        [len(d.sentences) for d in docs],
+    )
+    index.save(folder)
+    return counts
+
+
+def align(
+    src: Document | PreparedDocument,
+    tgt: Document | PreparedDocument,
+    encoder: Encoder | str | None = None,
+    params: AlignParams | None = None,
+) -> Alignment:
+    """Sentence-align two documents known to be translations (no matching step)."""
+    model = _as_encoder(encoder)
+    src_doc, tgt_doc = _as_prepared([src, tgt])
+    params = params or AlignParams()
+    corpus = embed_corpus([src_doc, tgt_doc], model, params.max_group)
+    links = align_embeddings(corpus.sides[src_doc.id], corpus.sides[tgt_doc.id], params)
+    return Alignment(src_doc, tgt_doc, tuple(links))
+
+
+__all__ = [
+    "AlignParams",
+    "Alignment",
+    "Document",
+    "DocumentIndex",
+    "DocumentPair",
+    "IndexError_",
+    "MatchParams",
+    "MatchResult",
+    "PreparedDocument",
+    "align",
+    "embed_side",
+    "load_documents",
+    "load_encoder",
+    "match",
+    "prepare_documents",
+]

@@ -1,0 +1,224 @@
+"""Document matching across languages: which report in one language is which in another.
+
+1. Retrieval: every document becomes one vector (the mean of its centred sentence vectors);
+   a FAISS inner-product index finds each document's nearest documents in the other
+   language, scored with the margin criterion of LASER bitext mining, which corrects for
+   "hub" documents that are near everything.
+2. Verification: a retrieved candidate is only accepted when the two documents align
+   sentence by sentence: a large share of both documents must be covered by confident links.
+   Two reports of *different* phone calls between the same presidents share a topic and a
+   vocabulary, so their document vectors are close, but their sentences do not translate
+   each other, so few links form and the pair is rejected.
+3. Assignment: accepted pairs are taken best first, each document at most once per pair of
+   languages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import faiss
+import numpy as np
+
+from aligner.align import (
+    AlignParams,
+    Background,
+    SideEmbeddings,
+    align_embeddings,
+    embed_side,
+    recenter,
+    top_k_mean,
+)
+from aligner.encoders.base import Encoder, l2_normalize
+from aligner.langid import UNDETERMINED
+from aligner.types import Alignment, DocumentPair, PreparedDocument
+
+
+@dataclass(frozen=True)
+class MatchParams:
+    candidates: int = 4  # nearest documents retrieved per document, each direction
+    neighbours: int = 4  # k of the k-nearest-neighbour margin
+    min_score: float = 0.1  # same-event score needed to accept a pair
+    min_links: int = 1
+    one_to_one: bool = True
+    background_sample: int = 20000  # random sentence pairs for the similarity background
+    seed: int = 0
+
+
+@dataclass
+class EmbeddedCorpus:
+    """Every document's sentence windows, centred per language, and its document vector."""
+
+    docs: dict[str, PreparedDocument]
+    sides: dict[str, SideEmbeddings]
+    doc_vectors: dict[str, np.ndarray]
+    centers: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def language_pairs(
+    docs: Sequence[PreparedDocument], src_lang: str | None = None, tgt_lang: str | None = None
+) -> list[tuple[str, str]]:
+    """The (source, target) language pairs to match. Languages are ordered by first
+    appearance in the input, so `fa.txt ar.txt` gives fa -> ar."""
+    order: list[str] = []
+    for doc in docs:
+        if doc.lang not in order and doc.lang != UNDETERMINED:
+            order.append(doc.lang)
+    if src_lang and tgt_lang:
+        return [(src_lang, tgt_lang)]
+    if src_lang:
+        return [(src_lang, other) for other in order if other != src_lang]
+    if tgt_lang:
+        return [(other, tgt_lang) for other in order if other != tgt_lang]
+    return [(a, b) for i, a in enumerate(order) for b in order[i + 1 :]]
+
+
+def embed_corpus(
+    docs: Sequence[PreparedDocument], encoder: Encoder, max_group: int = 3
+) -> EmbeddedCorpus:
+    """Embed all documents; centre each language on its mean sentence vector."""
+    sides = {doc.id: embed_side(doc.texts(), encoder, max_group) for doc in docs}
+    centers: dict[str, np.ndarray] = {}
+    for lang in {doc.lang for doc in docs}:
+        vectors = [sides[d.id].windows[0] for d in docs if d.lang == lang and sides[d.id].size]
+        if vectors:
+            centers[lang] = np.concatenate(vectors).mean(axis=0)
+    doc_vectors = {}
+    for doc in docs:
+        side = sides[doc.id]
+        center = centers.get(doc.lang)
+        if center is not None and side.size:
+            side.windows = [recenter(w, center) if len(w) else w for w in side.windows]
+        if side.size:
+            doc_vectors[doc.id] = l2_normalize(side.windows[0].mean(axis=0, keepdims=True))[0]
+        else:
+            doc_vectors[doc.id] = np.zeros(encoder.dim, dtype=np.float32)
+    return EmbeddedCorpus({d.id: d for d in docs}, sides, doc_vectors, centers)
+
+
+def match_documents(
+    docs: Sequence[PreparedDocument],
+    encoder: Encoder,
+    src_lang: str | None = None,
+    tgt_lang: str | None = None,
+    params: MatchParams | None = None,
+    align_params: AlignParams | None = None,
+    corpus: EmbeddedCorpus | None = None,
+) -> list[DocumentPair]:
+    """Find the document pairs that report the same thing, with their sentence alignment."""
+    params = params or MatchParams()
+    align_params = align_params or AlignParams()
+    corpus = corpus or embed_corpus(docs, encoder, align_params.max_group)
+    pairs: list[DocumentPair] = []
+    for src, tgt in language_pairs(docs, src_lang, tgt_lang):
+        src_docs = [d for d in docs if d.lang == src and d.sentences]
+        tgt_docs = [d for d in docs if d.lang == tgt and d.sentences]
+        if src_docs and tgt_docs:
+            pairs.extend(_match_language_pair(src_docs, tgt_docs, corpus, params, align_params))
+    return pairs
+
+
+def _match_language_pair(
+    src_docs: list[PreparedDocument],
+    tgt_docs: list[PreparedDocument],
+    corpus: EmbeddedCorpus,
+    params: MatchParams,
+    align_params: AlignParams,
+) -> list[DocumentPair]:
+    candidates = retrieve_candidates(src_docs, tgt_docs, corpus, params)
+    background = sentence_background(src_docs, tgt_docs, corpus, params)
+    scored: list[DocumentPair] = []
+    for (s, t), retrieval in sorted(candidates.items()):
+        src_doc, tgt_doc = corpus.docs[s], corpus.docs[t]
+        links = align_embeddings(
+            corpus.sides[s], corpus.sides[t], align_params, background=background
+        )
+        alignment = Alignment(src_doc, tgt_doc, tuple(links))
+        score = same_event_score(alignment)
+        if score >= params.min_score and len(links) >= params.min_links:
+            scored.append(DocumentPair(src_doc, tgt_doc, score, retrieval, alignment))
+    scored.sort(key=lambda p: (-p.score, p.src.id, p.tgt.id))
+    if not params.one_to_one:
+        return scored
+    taken: set[str] = set()
+    chosen = []
+    for pair in scored:
+        if pair.src.id not in taken and pair.tgt.id not in taken:
+            chosen.append(pair)
+            taken.update((pair.src.id, pair.tgt.id))
+    return chosen
+
+
+def same_event_score(alignment: Alignment) -> float:
+    """How sure we are that two documents report the same thing, from their alignment:
+    the harmonic mean of how much of each document is covered by links, weighted by how
+    confident those links are."""
+    cs, ct = alignment.src_coverage, alignment.tgt_coverage
+    if cs + ct == 0:
+        return 0.0
+    coverage = 2 * cs * ct / (cs + ct)
+    return coverage * alignment.mean_score
+
+
+def retrieve_candidates(
+    src_docs: list[PreparedDocument],
+    tgt_docs: list[PreparedDocument],
+    corpus: EmbeddedCorpus,
+    params: MatchParams,
+) -> dict[tuple[str, str], float]:
+    """Candidate pairs from FAISS nearest neighbours in both directions, with margin scores
+    (ratio of the pair's cosine to its neighbourhood's, as in LASER mining)."""
+    src_vectors = np.stack([corpus.doc_vectors[d.id] for d in src_docs])
+    tgt_vectors = np.stack([corpus.doc_vectors[d.id] for d in tgt_docs])
+    k_margin = min(params.neighbours, len(src_docs), len(tgt_docs))
+    src_neigh = _knn(src_vectors, tgt_vectors, k_margin)[0].mean(axis=1)
+    tgt_neigh = _knn(tgt_vectors, src_vectors, k_margin)[0].mean(axis=1)
+    k = min(params.candidates, len(tgt_docs))
+    candidates: dict[tuple[str, str], float] = {}
+
+    def margin(i: int, j: int) -> float:
+        cosine = float(src_vectors[i] @ tgt_vectors[j])
+        return cosine - 0.5 * float(src_neigh[i] + tgt_neigh[j])
+
+    _, forward = _knn(src_vectors, tgt_vectors, k)
+    for i, row in enumerate(forward):
+        for j in row:
+            candidates[(src_docs[i].id, tgt_docs[int(j)].id)] = margin(i, int(j))
+    _, backward = _knn(tgt_vectors, src_vectors, min(params.candidates, len(src_docs)))
+    for j, row in enumerate(backward):
+        for i in row:
+            candidates[(src_docs[int(i)].id, tgt_docs[j].id)] = margin(int(i), j)
+    return candidates
+
+
+def _knn(query: np.ndarray, pool: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    index = faiss.IndexFlatIP(pool.shape[1])
+    index.add(np.ascontiguousarray(pool, dtype=np.float32))
+    return index.search(np.ascontiguousarray(query, dtype=np.float32), k)
+
+
+def sentence_background(
+    src_docs: list[PreparedDocument],
+    tgt_docs: list[PreparedDocument],
+    corpus: EmbeddedCorpus,
+    params: MatchParams,
+) -> Background:
+    """Similarity of unrelated sentences across the two languages, and each sentence's
+    nearest-neighbour mean against all sentences of the other language (set on the sides,
+    for the margin score)."""
+    src_all = np.concatenate([corpus.sides[d.id].windows[0] for d in src_docs])
+    tgt_all = np.concatenate([corpus.sides[d.id].windows[0] for d in tgt_docs])
+    k = params.neighbours
+    for docs, pool in ((src_docs, tgt_all), (tgt_docs, src_all)):
+        for doc in docs:
+            side = corpus.sides[doc.id]
+            side.background = top_k_mean(side.windows[0], pool, k)
+    rng = np.random.default_rng(params.seed)
+    count = min(params.background_sample, len(src_all) * len(tgt_all))
+    i = rng.integers(0, len(src_all), count)
+    j = rng.integers(0, len(tgt_all), count)
+    sims = np.einsum("ij,ij->i", src_all[i], tgt_all[j])
+    if len(sims) < 8:
+        return Background(0.0, 0.08)
+    return Background(float(sims.mean()), float(max(sims.std(), 0.02)))
