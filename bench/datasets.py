@@ -64,6 +64,8 @@ _INTERNAL_BREAK = re.compile(r"[.!?؟…]+[\"'»”’)\]}]*\s")
 _LINE_BREAKS = re.compile(r"[\n\r\t\v\f\x1c-\x1e\x85\u2028\u2029]+")
 _ARABIC_LETTER = re.compile(r"[\u0621-\u064a\u0671-\u06d3]")
 _TITLE_STRIP = ".!?؟…:،,؛;»«\"'()[]- "
+# Longer packed sentences are unrealistic, and a segmenter may cut a very long line anyway.
+MAX_MERGED_CHARS = 1000
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,8 @@ def can_merge(sentences: Sequence[str]) -> bool:
     """True when these sentences can be packed into one without leaving a sentence break
     inside: none has an internal break, and all but the last end in a plain full stop or a
     word (a question or a quotation is not packed)."""
+    if sum(len(s) + 3 for s in sentences) > MAX_MERGED_CHARS:
+        return False
     if any(_INTERNAL_BREAK.search(s) for s in sentences):
         return False
     for s in sentences[:-1]:
@@ -210,6 +214,8 @@ class _Unit:
 
 
 def _plan(src: SourceDoc, rng: random.Random, rates: Rates) -> list[_Unit]:
+    """Decide, sentence by sentence, what becomes of the 1-1 parallel rows: kept, dropped on
+    one side, or packed with the next one or two on one side."""
     units: list[_Unit] = []
     i, n = 0, len(src.fa)
     while i < n:

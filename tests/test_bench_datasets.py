@@ -98,6 +98,7 @@ def test_can_merge() -> None:
     assert not can_merge(["یک. دو.", "سه."])  # an internal break would split it again
     assert not can_merge(["یک.", "دو. سه."])
     assert not can_merge(["یک...", "دو."])
+    assert not can_merge(["الف " * 200 + ".", "ب " * 200 + "."])  # too long to be one sentence
 
 
 # --- invariants of a generated set ---------------------------------------------------------
