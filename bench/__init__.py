@@ -1,0 +1,1 @@
+"""Benchmarks: damaged document sets made from real parallel data, and their runners."""

@@ -1,0 +1,597 @@
+"""Damaged Persian–Arabic document sets with gold pairs and gold links, made from real data.
+
+FLORES-200 and TICO-19 give 1-1 parallel sentences grouped into documents (see
+`../shared/data/README.md`). Real scraped news is messier, so each source document is
+damaged, under one seeded `random.Random`, the way news sites damage it:
+
+- merges: a writer packs two or three adjacent sentences into one on ONE side, replacing
+  the full stop by "،" and joining with "و" (Persian " و ", Arabic "و" attached to the next
+  word). Gold gets 2-1, 1-2, 3-1 and 1-3 links. Sentences with an internal sentence break
+  (". " inside) are never merged, so a merged line holds no place where a segmenter that
+  splits at ". " would cut it;
+- drops: a sentence loses its counterpart (1-0 / 0-1, absent from gold links);
+- page furniture: title, metadata, "read also" lines, end marks, source lines, comments and
+  sidebar headlines (see `bench.junk`); never in gold links;
+- held-back sides: some documents appear in one language only (no gold pair);
+- look-alike distractors (below).
+
+A distractor imitates the topic of a real document T in language L without being a
+translation of anything in the set. It is built from a *reserved* source document D, whose
+two sides are otherwise left out of the set. (D, T) are the closest pairs of documents of
+one domain by shared topic words (on the English pivot), taken greedily, so D reads like
+another report on a similar subject. D's L-side sentences are then interleaved with at most
+`max_shared` sentences of T's L side, never more than a third of T (none when T has fewer
+than three sentences): a background paragraph reused by a second report. Gold has no pair
+for a distractor, and T's counterpart in the other language is always in the set (a T
+whose L side was held back is imitated in L), so a matcher is tempted but has a right
+answer.
+
+Documents are written one line per (possibly merged) sentence or furniture line. Gold links
+are over these line numbers (furniture included in the numbering), and every line's character
+span in the text is kept, so that a runner can map lines to the project's own sentences
+through `Sentence.start`/`end` (`map_lines`, `map_links`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import re
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from bench import junk
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"
+CORPORA = {  # name -> (file, column that groups rows into documents)
+    "flores200": ("flores200-devtest.fa-ar.tsv", "url"),
+    "tico19": ("tico19.fa-ar.tsv", "doc"),
+}
+LANGS = ("fa", "ar")
+
+Span = tuple[int, int]
+LineLink = tuple[tuple[int, ...], tuple[int, ...]]  # (fa line indices, ar line indices)
+
+# Where a segmenter splitting at ". " would cut: an ender, closing marks, then white space.
+_INTERNAL_BREAK = re.compile(r"[.!?؟…]+[\"'»”’)\]}]*\s")
+# Characters that would start a new line in the written text (str.splitlines' set).
+_LINE_BREAKS = re.compile(r"[\n\r\t\v\f\x1c-\x1e\x85\u2028\u2029]+")
+_ARABIC_LETTER = re.compile(r"[\u0621-\u064a\u0671-\u06d3]")
+_TITLE_STRIP = ".!?؟…:،,؛;»«\"'()[]- "
+# Longer packed sentences are unrealistic, and a segmenter may cut a very long line anyway.
+MAX_MERGED_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class SourceDoc:
+    """One document of the parallel data: line i of `fa` translates line i of `ar`."""
+
+    key: str
+    domain: str
+    fa: tuple[str, ...]
+    ar: tuple[str, ...]
+    en: tuple[str, ...] = ()  # the English pivot, when the data has it (topic similarity only)
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Damage rates. `merge` and `drop` are per sentence, `holdback` and `distractor` shares
+    of the documents, the others per document side."""
+
+    merge: float = 0.12  # a sentence starts a merge with its neighbour(s) on one side
+    three_way: float = 0.25  # a merge takes three sentences instead of two
+    drop: float = 0.04  # a sentence loses its counterpart
+    title: float = 0.7
+    header: float = 0.2  # a metadata line above the report
+    lead_in: float = 0.3  # agency lead-in on the first sentence (part of the sentence)
+    inline: float = 0.15  # a "read also" line between two paragraphs
+    footer: float = 0.7
+    holdback: float = 0.1  # share of documents that appear in one language only
+    distractor: float = 0.08  # share of documents reserved to make look-alike distractors
+    max_shared: int = 1  # sentences a distractor borrows from its target
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    seed: int
+    docs: list[dict[str, str]]  # id, lang, text
+    gold_pairs: list[tuple[str, str]]  # (fa_id, ar_id)
+    gold_links: dict[tuple[str, str], list[LineLink]]  # over line indices
+    line_spans: dict[str, list[Span]]  # doc id -> (start, end) of each line in its text
+    info: dict[str, dict[str, object]]  # doc id -> role, source, target, furniture
+    rates: Rates = field(default_factory=Rates)
+
+    def stats(self) -> dict[str, object]:
+        """Counts for a report: documents by language and role, gold pairs, gold link kinds
+        ('2-1': two fa lines, one ar line), and lines: all, furniture, and report lines of
+        paired documents left without a counterpart (drops)."""
+        kinds = Counter(f"{len(s)}-{len(t)}" for ls in self.gold_links.values() for s, t in ls)
+        roles = Counter(f"{d['lang']}:{self.info[d['id']]['role']}" for d in self.docs)
+        linked: Counter[str] = Counter()
+        for (fa, ar), links in self.gold_links.items():
+            linked[fa] += sum(len(s) for s, _ in links)
+            linked[ar] += sum(len(t) for _, t in links)
+        lines: Counter[str] = Counter()
+        for d in self.docs:
+            doc_id, lang = d["id"], d["lang"]
+            total = len(self.line_spans[doc_id])
+            furniture = len(self.info[doc_id]["furniture"])  # type: ignore[arg-type]
+            lines[f"{lang}:lines"] += total
+            lines[f"{lang}:furniture"] += furniture
+            if self.info[doc_id]["role"] == "paired":
+                lines[f"{lang}:unlinked"] += total - furniture - linked[doc_id]
+        return {
+            "docs": dict(sorted(Counter(d["lang"] for d in self.docs).items())),
+            "roles": dict(sorted(roles.items())),
+            "gold_pairs": len(self.gold_pairs),
+            "links": dict(sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "lines": dict(sorted(lines.items())),
+        }
+
+
+# --- reading the parallel data -------------------------------------------------------------
+
+
+def clean_sentence(text: str) -> str:
+    """One line of text: line breaks become spaces, ends are trimmed."""
+    return _LINE_BREAKS.sub(" ", text).strip()
+
+
+def load_corpus(path: str | Path, group_by: str) -> list[SourceDoc]:
+    """Source documents of a fa-ar TSV, in file order; rows of one document are contiguous."""
+    docs: dict[str, tuple[str, list[str], list[str], list[str]]] = {}
+    with Path(path).open(encoding="utf-8", newline="") as f:
+        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header = next(reader)
+        for row in reader:
+            record = dict(zip(header, row, strict=False))
+            fa, ar = clean_sentence(record.get("fa", "")), clean_sentence(record.get("ar", ""))
+            if not fa or not ar:
+                continue
+            key = record[group_by]
+            # TICO has no domain column: its document names start with the source (PubMed_7)
+            domain = record.get("domain") or key.split("_")[0]
+            entry = docs.setdefault(key, (domain, [], [], []))
+            entry[1].append(fa)
+            entry[2].append(ar)
+            entry[3].append(clean_sentence(record.get("en", "")))
+    return [
+        SourceDoc(k, d, tuple(fa), tuple(ar), tuple(en) if all(en) else ())
+        for k, (d, fa, ar, en) in docs.items()
+    ]
+
+
+# --- merging sentences ---------------------------------------------------------------------
+
+
+def can_merge(sentences: Sequence[str]) -> bool:
+    """True when these sentences can be packed into one without leaving a sentence break
+    inside: none has an internal break, and all but the last end in a plain full stop or a
+    word (a question or a quotation is not packed)."""
+    if sum(len(s) + 3 for s in sentences) > MAX_MERGED_CHARS:
+        return False
+    if any(_INTERNAL_BREAK.search(s) for s in sentences):
+        return False
+    for s in sentences[:-1]:
+        plain_stop = s.endswith(".") and not s.endswith("..")
+        if not (plain_stop or s[-1].isalnum()):
+            return False
+    return True
+
+
+def merge_sentences(sentences: Sequence[str], lang: str) -> str:
+    """'A. B.' -> 'A، و B.' (Persian) or 'A، وB.' (Arabic attaches the conjunction)."""
+    merged = sentences[0]
+    for nxt in sentences[1:]:
+        head = merged[:-1] if merged.endswith(".") else merged
+        if nxt.startswith("و ") or (lang == "ar" and nxt.startswith("و")):
+            joint = " "  # already opens with "and"; "و و" / "وو" would read as a typo
+        elif lang == "ar" and _ARABIC_LETTER.match(nxt):
+            joint = " و"
+        else:
+            joint = " و "
+        merged = f"{head}،{joint}{nxt}"
+    return merged
+
+
+# --- one document pair ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """Source sentences that end up in one gold link. Each inner tuple is one written line:
+    ((0, 1),) is one merged line, ((0,), (1,)) two lines, () a side that was dropped."""
+
+    fa: tuple[tuple[int, ...], ...]
+    ar: tuple[tuple[int, ...], ...]
+
+
+def _plan(src: SourceDoc, rng: random.Random, rates: Rates) -> list[_Unit]:
+    """Decide, sentence by sentence, what becomes of the 1-1 parallel rows: kept, dropped on
+    one side, or packed with the next one or two on one side."""
+    units: list[_Unit] = []
+    i, n = 0, len(src.fa)
+    while i < n:
+        if rng.random() < rates.drop:
+            one = ((i,),)
+            units.append(_Unit(one, ()) if rng.random() < 0.5 else _Unit((), one))
+            i += 1
+            continue
+        if rng.random() < rates.merge:
+            side = rng.choice(LANGS)
+            sentences = src.fa if side == "fa" else src.ar
+            k = min(3 if rng.random() < rates.three_way else 2, n - i)
+            while k >= 2 and not can_merge(sentences[i : i + k]):
+                k -= 1
+            if k >= 2:
+                packed = (tuple(range(i, i + k)),)
+                separate = tuple((j,) for j in range(i, i + k))
+                units.append(_Unit(packed, separate) if side == "fa" else _Unit(separate, packed))
+                i += k
+                continue
+        units.append(_Unit(((i,),), ((i,),)))
+        i += 1
+    if not any(u.fa and u.ar for u in units):
+        # everything dropped: a document with no report left is not a damaged document
+        return [_Unit(((i,),), ((i,),)) for i in range(n)]
+    return units
+
+
+@dataclass
+class _Line:
+    text: str
+    unit: int | None = None  # the gold unit; None for furniture and distractors' lines
+    furniture: bool = False
+
+
+def _body(
+    sentences: Sequence[str], groups: list[tuple[int, tuple[int, ...]]], lang: str
+) -> list[_Line]:
+    """Lines of the report itself: (unit, source indices) -> one (merged) sentence each."""
+    return [_Line(merge_sentences([sentences[i] for i in idx], lang), u) for u, idx in groups]
+
+
+def _title(sentence: str, rng: random.Random) -> str | None:
+    """A headline cut from a sentence of the report: its first few words, up to a comma,
+    unpunctuated."""
+    words = sentence.split()
+    if len(words) < 6:
+        return None
+    cut = " ".join(words[: rng.randint(4, min(9, len(words) - 2))])
+    title = re.split(r"[،,؛;:]", cut)[0].strip(_TITLE_STRIP)
+    return title if len(title.split()) >= 3 else None
+
+
+def _dress(
+    body: list[_Line], lang: str, rng: random.Random, rates: Rates, title: str | None
+) -> list[_Line]:
+    """Wrap the report's lines in a site's furniture."""
+    body = list(body)
+    if body and rng.random() < rates.lead_in:
+        body[0] = _Line(junk.lead_in(lang, rng) + body[0].text, body[0].unit)
+    # between two gold units only, so that the lines of one link stay consecutive
+    gaps = [p for p in range(2, len(body)) if body[p - 1].unit != body[p].unit]
+    if len(body) >= 4 and gaps and rng.random() < rates.inline:
+        body.insert(rng.choice(gaps), _Line(junk.inline_line(lang, rng), furniture=True))
+    top: list[str] = []
+    if title:
+        top.append(title)
+    if rng.random() < rates.header:
+        top += junk.header_lines(lang, rng)
+    bottom = junk.footer_lines(lang, rng) if rng.random() < rates.footer else []
+    furniture = [_Line(t, furniture=True) for t in top + bottom]
+    return furniture[: len(top)] + body + furniture[len(top) :]
+
+
+def _sides(
+    src: SourceDoc, units: list[_Unit], rng: random.Random, rates: Rates
+) -> tuple[list[_Line], list[_Line]]:
+    """The written fa and ar documents of one source document, as _Line lists."""
+    # Titles are cut from different sentences on the two sides, so that the two headlines
+    # are not translations of each other (they would be a parallel pair gold does not know).
+    picks = rng.sample(range(len(src.fa)), min(2, len(src.fa)))
+    langs = rng.sample(LANGS, 2)  # with one sentence only one side gets a title: either
+    titles: dict[str, str | None] = {}
+    for lang, pick in zip(langs, picks, strict=False):
+        sentences = src.fa if lang == "fa" else src.ar
+        titles[lang] = _title(sentences[pick], rng) if rng.random() < rates.title else None
+    result: dict[str, list[_Line]] = {}
+    for lang in LANGS:
+        sentences = src.fa if lang == "fa" else src.ar
+        groups = [(u, idx) for u, unit in enumerate(units) for idx in getattr(unit, lang)]
+        result[lang] = _dress(_body(sentences, groups, lang), lang, rng, rates, titles.get(lang))
+    return result["fa"], result["ar"]
+
+
+def _links(fa: list[_Line], ar: list[_Line]) -> list[LineLink]:
+    where: dict[int, tuple[list[int], list[int]]] = {}
+    for side, lines in ((0, fa), (1, ar)):
+        for number, line in enumerate(lines):
+            if line.unit is not None:
+                where.setdefault(line.unit, ([], []))[side].append(number)
+    return [(tuple(s), tuple(t)) for _, (s, t) in sorted(where.items()) if s and t]
+
+
+# --- distractors ---------------------------------------------------------------------------
+
+
+def topic_words(sources: Sequence[SourceDoc]) -> dict[str, set[str]]:
+    """Content words of each document: words of four letters or more found in at most 5% of
+    the documents. Measured on the English pivot when there is one, because Arabic clitics
+    (ال، و، ب) and Persian spacing make raw word overlap a poor topic measure."""
+    words = {s.key: set(re.findall(r"\w{4,}", " ".join(s.en or s.ar).lower())) for s in sources}
+    df = Counter(w for ws in words.values() for w in ws)
+    limit = max(2, 0.05 * len(sources))
+    return {key: {w for w in ws if df[w] <= limit} for key, ws in words.items()}
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / (len(a | b) or 1)
+
+
+def lookalikes(
+    sources: Sequence[SourceDoc], n: int, rng: random.Random
+) -> list[tuple[SourceDoc, SourceDoc]]:
+    """(reserved, target) pairs: the `n` closest pairs of documents of one domain by topic
+    words, taken greedily so that no document is in two pairs. The seeded shuffle before the
+    (stable) sort only decides between equally close pairs."""
+    topics = topic_words(sources)
+    candidates = [
+        (_jaccard(topics[d.key], topics[t.key]), d, t)
+        for d in sources
+        for t in sources
+        if d is not t and d.domain == t.domain and len(d.fa) >= 2
+    ]
+    rng.shuffle(candidates)
+    candidates.sort(key=lambda c: -c[0])
+    used: set[str] = set()
+    plan = []
+    for _, reserved, target in candidates:
+        if len(plan) == n:
+            break
+        if reserved.key not in used and target.key not in used:
+            plan.append((reserved, target))
+            used |= {reserved.key, target.key}
+    return plan
+
+
+def _distractor(
+    reserved: SourceDoc, target: SourceDoc, lang: str, rng: random.Random, rates: Rates
+) -> list[_Line]:
+    """Side `lang` of the reserved document with up to `max_shared` of the target's
+    sentences (at most a third of the target) put in after its first sentence."""
+    sentences = list(getattr(reserved, lang))
+    theirs = getattr(target, lang)
+    for borrowed in rng.sample(theirs, min(rates.max_shared, len(theirs) // 3)):
+        sentences.insert(rng.randint(1, len(sentences)), borrowed)
+    # plan as if both sides were these sentences: merges and drops apply, side `lang` is kept
+    alike = SourceDoc(reserved.key, reserved.domain, tuple(sentences), tuple(sentences))
+    units = _plan(alike, rng, rates)
+    groups = [(u, idx) for u, unit in enumerate(units) for idx in getattr(unit, lang)]
+    own = getattr(reserved, lang)  # a title cut from a borrowed sentence would be the target's
+    title = _title(rng.choice(own), rng) if rng.random() < rates.title else None
+    lines = _dress(_body(sentences, groups, lang), lang, rng, rates, title)
+    for line in lines:
+        line.unit = None  # nothing in a distractor is gold
+    return lines
+
+
+# --- the whole set -------------------------------------------------------------------------
+
+
+def generate(
+    sources: Sequence[SourceDoc], name: str = "set", seed: int = 0, rates: Rates | None = None
+) -> Dataset:
+    """A damaged document set from `sources`; the same seed gives the same set."""
+    rates = rates or Rates()
+    rng = random.Random(seed)
+    # Exact counts rather than a coin per document: small corpora (TICO has 31 documents)
+    # still get their distractors and orphans, and the set's shape does not swing with seed.
+    plan = lookalikes(sources, round(rates.distractor * len(sources)), rng)
+    reserved = {d.key for d, _ in plan}
+    rest = [s.key for s in sources if s.key not in reserved]
+    held = rng.sample(rest, min(round(rates.holdback * len(sources)), len(rest)))
+    roles = {key: "pair" for key in rest}  # "pair" | "fa" | "ar" (the side kept)
+    roles.update({key: rng.choice(LANGS) for key in held})
+
+    written: list[_Written] = []
+    pairs: list[tuple[int, int, list[LineLink]]] = []  # positions in `written`, links
+    for src in sources:
+        if src.key in reserved:
+            continue
+        role = roles[src.key]
+        fa, ar = _sides(src, _plan(src, rng, rates), rng, rates)
+        if role == "pair":
+            pairs.append((len(written), len(written) + 1, _links(fa, ar)))
+        for lang, lines in (("fa", fa), ("ar", ar)):
+            if role in ("pair", lang):
+                written.append((lang, lines, "paired" if role == "pair" else "orphan", src.key, ""))
+
+    for d, t in plan:
+        # Imitate the side of the target whose counterpart is in the set, so that a right
+        # answer competes: a one-sided target is imitated in its missing language.
+        kept = roles[t.key]
+        lang = rng.choice(LANGS) if kept == "pair" else ("ar" if kept == "fa" else "fa")
+        written.append((lang, _distractor(d, t, lang, rng, rates), "distractor", d.key, t.key))
+
+    # Opaque ids in shuffled order: neither the language nor the pairing shows in an id.
+    numbers = list(range(len(written)))
+    rng.shuffle(numbers)
+    ids = [f"{name}-{n:04d}" for n in numbers]
+    return _assemble(name, seed, rates, written, pairs, ids)
+
+
+_Written = tuple[str, list[_Line], str, str, str]  # lang, lines, role, source, target
+
+
+def _assemble(
+    name: str,
+    seed: int,
+    rates: Rates,
+    written: list[_Written],
+    pairs: list[tuple[int, int, list[LineLink]]],
+    ids: list[str],
+) -> Dataset:
+    docs: list[dict[str, str]] = []
+    spans: dict[str, list[Span]] = {}
+    info: dict[str, dict[str, object]] = {}
+    for doc_id, (lang, lines, role, source, target) in zip(ids, written, strict=True):
+        texts = tuple(line.text for line in lines)
+        docs.append({"id": doc_id, "lang": lang, "text": "\n".join(texts)})
+        spans[doc_id] = line_spans(texts)
+        info[doc_id] = {
+            "role": role,
+            "source": source,
+            "target": target,
+            "furniture": [i for i, line in enumerate(lines) if line.furniture],
+        }
+    docs.sort(key=lambda d: d["id"])
+    gold_links = {(ids[f], ids[a]): links for f, a, links in pairs}
+    return Dataset(name, seed, docs, sorted(gold_links), gold_links, spans, info, rates)
+
+
+def line_spans(lines: Sequence[str]) -> list[Span]:
+    """(start, end) of each line in "\\n".join(lines)."""
+    spans: list[Span] = []
+    start = 0
+    for line in lines:
+        spans.append((start, start + len(line)))
+        start += len(line) + 1
+    return spans
+
+
+# --- mapping lines to a segmenter's sentences ---------------------------------------------
+
+
+def map_lines(lines: Sequence[Span], sentences: Sequence[Span]) -> list[tuple[int, ...]]:
+    """For each line, the indices of the sentences (start, end) that overlap it. A line the
+    segmenter split maps to several sentences; a line it dropped (as boilerplate) to none."""
+    return [
+        tuple(k for k, (s, e) in enumerate(sentences) if s < line_end and e > line_start)
+        for line_start, line_end in lines
+    ]
+
+
+def map_links(
+    links: Sequence[LineLink],
+    src_map: Sequence[tuple[int, ...]],
+    tgt_map: Sequence[tuple[int, ...]],
+) -> tuple[list[LineLink], int]:
+    """Line links rewritten over sentence indices, and how many were lost because a side
+    maps to no sentence (the project dropped a gold line: count those as missed links)."""
+    mapped: list[LineLink] = []
+    lost = 0
+    for src, tgt in links:
+        s = tuple(sorted({k for i in src for k in src_map[i]}))
+        t = tuple(sorted({k for j in tgt for k in tgt_map[j]}))
+        if s and t:
+            mapped.append((s, t))
+        else:
+            lost += 1
+    return mapped, lost
+
+
+# --- files ---------------------------------------------------------------------------------
+
+
+def write_dataset(dataset: Dataset, out: str | Path, with_lang: bool = False) -> Path:
+    """docs.jsonl, gold_pairs.tsv, gold_links.jsonl, docs_info.jsonl and manifest.json.
+
+    `lang` is left out of docs.jsonl unless `with_lang`, so that language detection is
+    exercised. gold_pairs.tsv has src_doc (fa) and tgt_doc (ar) columns, as
+    `aligner.scoring.read_pairs` reads them."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "docs.jsonl").open("w", encoding="utf-8") as f:
+        for doc in dataset.docs:
+            record = doc if with_lang else {"id": doc["id"], "text": doc["text"]}
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    with (out / "gold_pairs.tsv").open("w", encoding="utf-8") as f:
+        f.write("src_doc\ttgt_doc\n")
+        f.writelines(f"{fa}\t{ar}\n" for fa, ar in dataset.gold_pairs)
+    with (out / "gold_links.jsonl").open("w", encoding="utf-8") as f:
+        for fa, ar in dataset.gold_pairs:
+            record = {
+                "src_doc": fa,
+                "tgt_doc": ar,
+                "links": [[list(s), list(t)] for s, t in dataset.gold_links[(fa, ar)]],
+                "src_spans": [list(span) for span in dataset.line_spans[fa]],
+                "tgt_spans": [list(span) for span in dataset.line_spans[ar]],
+            }
+            f.write(json.dumps(record) + "\n")
+    with (out / "docs_info.jsonl").open("w", encoding="utf-8") as f:
+        for doc in dataset.docs:
+            record = {"id": doc["id"], "lang": doc["lang"], **dataset.info[doc["id"]]}
+            record["spans"] = [list(span) for span in dataset.line_spans[doc["id"]]]
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    manifest = {
+        "name": dataset.name,
+        "seed": dataset.seed,
+        "rates": asdict(dataset.rates),
+        "stats": dataset.stats(),
+    }
+    (out / "manifest.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+    return out
+
+
+GoldRecord = tuple[list[LineLink], list[Span], list[Span]]  # links, src spans, tgt spans
+
+
+def read_gold_links(path: str | Path) -> dict[tuple[str, str], GoldRecord]:
+    """gold_links.jsonl -> {(src_doc, tgt_doc): (links, src line spans, tgt line spans)}."""
+    result: dict[tuple[str, str], GoldRecord] = {}
+    with Path(path).open(encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                r = json.loads(line)
+                links = [(tuple(s), tuple(t)) for s, t in r["links"]]
+                spans = ([tuple(x) for x in r["src_spans"]], [tuple(x) for x in r["tgt_spans"]])
+                result[(r["src_doc"], r["tgt_doc"])] = (links, *spans)
+    return result
+
+
+# --- command line --------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.datasets", description="Write damaged fa-ar benchmark sets."
+    )
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="../shared/data")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--corpus", choices=[*CORPORA, "all"], default="all")
+    parser.add_argument("--with-lang", action="store_true", help="write lang into docs.jsonl")
+    for name, value in asdict(Rates()).items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
+    args = parser.parse_args(argv)
+
+    rates = Rates(**{name: getattr(args, name) for name in asdict(Rates())})
+    names = list(CORPORA) if args.corpus == "all" else [args.corpus]
+    wrote = 0
+    for name in names:
+        file, group_by = CORPORA[name]
+        path = args.data / file
+        if not path.is_file():
+            print(f"skipped {name}: {path} not found (development data is not part of the repo)")
+            continue
+        dataset = generate(load_corpus(path, group_by), name, args.seed, rates)
+        folder = write_dataset(dataset, args.out / name, with_lang=args.with_lang)
+        print(f"{name}: {folder}\n{json.dumps(dataset.stats(), ensure_ascii=False)}")
+        wrote += 1
+    if not wrote:
+        print("skipped: nothing written")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
