@@ -39,7 +39,7 @@ from aligner.types import Alignment, DocumentPair, PreparedDocument
 class MatchParams:
     candidates: int = 4  # nearest documents retrieved per document, each direction
     neighbours: int = 4  # k of the k-nearest-neighbour margin
-    min_score: float = 0.1  # same-event score needed to accept a pair
+    min_score: float = 0.25  # same-event score needed to accept a pair
     min_links: int = 1
     one_to_one: bool = True
     background_sample: int = 20000  # random sentence pairs for the similarity background

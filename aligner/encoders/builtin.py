@@ -19,10 +19,12 @@ The whole batch is processed as one NumPy array of code points, which is what ma
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,7 +32,7 @@ import numpy as np
 from aligner.encoders.base import Encoder, l2_normalize
 from aligner.normalize import normalize
 
-VERSION = 1
+VERSION = 2
 
 # Folds that go further than `normalize`: they make Persian-only letters meet their Arabic
 # transcriptions (Arabic writes پوتین as بوتين, گاز as غاز/جاز), for matching only.
@@ -72,6 +74,7 @@ class BuiltinEncoder(Encoder):
         skeleton_weight: float = 0.7,
         batch_size: int = 2048,
         cross_word: bool = False,
+        lexicon: bool = True,
     ) -> None:
         if dim <= 0 or dim & (dim - 1):
             raise ValueError(f"builtin encoder dimension must be a power of two, got {dim}")
@@ -81,6 +84,7 @@ class BuiltinEncoder(Encoder):
         self.skeleton_ngram_range = skeleton_ngram_range
         self.skeleton_weight = skeleton_weight
         self.cross_word = cross_word
+        self.lexicon = lexicon
         self.batch_size = batch_size
         self._bits = np.uint64(dim.bit_length() - 1)
         self._word_cache: dict[str, tuple[str, str]] = {}
@@ -96,6 +100,7 @@ class BuiltinEncoder(Encoder):
             "skeleton_ngram_range": list(self.skeleton_ngram_range),
             "skeleton_weight": self.skeleton_weight,
             "cross_word": self.cross_word,
+            "lexicon": _lexicon_digest() if self.lexicon else None,
         }
 
     def encode(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
@@ -110,6 +115,13 @@ class BuiltinEncoder(Encoder):
         """The text as the encoder sees it, surface form (for inspection and tests)."""
         return self._fold_joined(text.replace("\n", " "))[0].strip()
 
+    def _concepts(self, word: str, previous: str) -> list[str]:
+        if not self.lexicon:
+            return []
+        lexicon = _lexicon()
+        tokens = lexicon.get(f"{previous} {word}", []) if previous else []
+        return tokens + lookup_concepts(word, lexicon)
+
     def _fold_joined(self, joined: str) -> tuple[str, str]:
         """Surface and skeleton forms of texts joined with newlines (newlines kept)."""
         codes = np.frombuffer(
@@ -121,7 +133,10 @@ class BuiltinEncoder(Encoder):
         surface: list[str] = []
         skeleton: list[str] = []
         cache = self._word_cache
+        previous = ""
         for word in text.replace("\n", " \n ").split(" "):
+            if not word:
+                continue
             forms = cache.get(word)
             if forms is None:
                 forms = cache[word] = _word_forms(word)
@@ -130,6 +145,11 @@ class BuiltinEncoder(Encoder):
             if forms[0]:
                 surface.append(forms[0])
                 skeleton.append(forms[1])
+            if word != "\n":
+                for token in self._concepts(word, previous):
+                    surface.append(token)
+                    skeleton.append(token)
+            previous = word if word != "\n" else ""
         return " ".join(surface), " ".join(skeleton)
 
     def _encode_batch(self, texts: Sequence[str]) -> np.ndarray:
@@ -192,6 +212,79 @@ class BuiltinEncoder(Encoder):
 
 
 _TABLE_SIZE = 0x30000
+_LEXICON_PATH = Path(__file__).with_name("data") / "fa_ar_lexicon.tsv"
+# Affixes tried, longest first, when a word is not in the lexicon as it stands.
+_PREFIXES = ("وال", "بال", "فال", "کال", "لل", "ال", "و", "ف", "ب", "ل", "می", "نمی")
+_SUFFIXES = (
+    "هایی", "های", "ترین", "هما", "ها", "هم", "کم", "نا", "ات", "ون", "ین", "ان", "یه",
+    "ای", "تر", "ه", "ی", "ش", "یا",
+)  # fmt: skip
+
+
+def _concept_token(concept: int) -> str:
+    """Three private-use characters: an n-gram feature no real text produces."""
+    return chr(0xE100 + concept // 64) + chr(0xE200 + concept % 64) + "\ue300"
+
+
+@lru_cache(maxsize=1)
+def _lexicon() -> dict[str, list[str]]:
+    """Folded word (or two-word phrase) -> concept tokens it stands for."""
+    table: dict[str, list[str]] = {}
+    lines = _LEXICON_PATH.read_text(encoding="utf-8").splitlines()
+    concept = 0
+    for line in lines:
+        if not line.strip() or line.startswith("#") or "|" not in line:
+            continue
+        token = _concept_token(concept)
+        concept += 1
+        for side in line.split("|"):
+            for form in side.split(","):
+                key = _fold_form(form)
+                if key and token not in table.setdefault(key, []):
+                    table[key].append(token)
+    return table
+
+
+def _fold_form(form: str) -> str:
+    codes = np.frombuffer(
+        unicodedata.normalize("NFKC", form.strip()).encode("utf-32-le"), dtype=np.uint32
+    )
+    codes = _char_table()[np.minimum(codes, _TABLE_SIZE - 1)]
+    words = codes[codes != 0].tobytes().decode("utf-32-le").split()
+    stripped = []
+    for word in words:
+        match = _ARTICLE_RE.match(word)
+        stripped.append(word[match.end() :] if match else word)
+    return " ".join(stripped)
+
+
+@lru_cache(maxsize=1)
+def _lexicon_digest() -> str:
+    return hashlib.sha256(_LEXICON_PATH.read_bytes()).hexdigest()[:12]
+
+
+def lookup_concepts(word: str, lexicon: dict[str, list[str]]) -> list[str]:
+    """Concept tokens of a folded word, trying it as it stands, then without a prefix, a
+    suffix, or both (Arabic clitics و/ب/ل/ال and pronoun suffixes, Persian plurals)."""
+    found = lexicon.get(word)
+    if found is not None:
+        return found
+    candidates = []
+    for prefix in ("", *_PREFIXES):
+        if prefix and not word.startswith(prefix):
+            continue
+        stem = word[len(prefix) :]
+        for suffix in ("", *_SUFFIXES):
+            if suffix and not stem.endswith(suffix):
+                continue
+            core = stem[: len(stem) - len(suffix)] if suffix else stem
+            if len(core) >= 3 and (prefix or suffix):
+                candidates.append(core)
+    for core in candidates:
+        found = lexicon.get(core)
+        if found is not None:
+            return found
+    return []
 
 
 @lru_cache(maxsize=1)
