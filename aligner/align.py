@@ -35,7 +35,8 @@ class AlignParams:
     """Decision parameters, in units of the background similarity spread (z-scores)."""
 
     threshold: float = 1.5  # a link must beat the background by this much per sentence
-    group_penalty: float = 3.0  # per extra sentence in a many-to-many segment
+    group_penalty: float = 2.5  # per extra sentence in a many-to-one segment
+    two_two_penalty: float = 6.0  # 2-2 links: a moved boundary is rarer than a merge
     length_weight: float = 0.5  # weight of the squared length-ratio mismatch
     length_spread: float = 0.3  # typical |log length ratio| of a translation pair
     neighbours: int = 4  # k of the k-nearest-neighbour margin
@@ -209,7 +210,8 @@ class _Scorer:
         # Squared: a translation is rarely twice as long as its source, while small
         # differences are normal and should cost almost nothing.
         per_sentence = margin - p.threshold - p.length_weight * (mismatch / p.length_spread) ** 2
-        return 0.5 * (a + b) * per_sentence - p.group_penalty * (a + b - 2)
+        penalty = p.two_two_penalty if (a, b) == (2, 2) else p.group_penalty * (a + b - 2)
+        return 0.5 * (a + b) * per_sentence - penalty
 
 
 def _window_means(values: np.ndarray, max_group: int) -> list[np.ndarray]:

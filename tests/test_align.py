@@ -103,8 +103,8 @@ def test_cross_language_seed_pair_aligns_the_packed_sentence(seeds_dir):
 
 @settings(max_examples=40, deadline=None)
 @given(
-    st.lists(st.sampled_from(S + [JUNK, "x", "۱۲۳"]), max_size=8),
-    st.lists(st.sampled_from(S + [JUNK, "y"]), max_size=8),
+    st.lists(st.sampled_from([*S, JUNK, "x", "۱۲۳"]), max_size=8),
+    st.lists(st.sampled_from([*S, JUNK, "y"]), max_size=8),
 )
 def test_alignments_are_monotonic_disjoint_and_in_range(src, tgt):
     links = run(src, tgt)

@@ -1,3 +1,5 @@
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -58,4 +60,4 @@ def test_segmentation_loses_no_characters(text):
     covered = "".join(text[s:e] for s, e in spans)
     assert covered.replace(" ", "") == "".join(text.split())
     assert all(s < e for s, e in spans)
-    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))

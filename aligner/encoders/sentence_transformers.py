@@ -42,7 +42,11 @@ class SentenceTransformerEncoder(Encoder):
             raise AlignerError(
                 f"could not load sentence-transformers {where} {model!r}: {exc}"
             ) from exc
-        dim = self._model.get_sentence_embedding_dimension()
+        # renamed in sentence-transformers 6; keep older releases working
+        model = self._model
+        get_dim = getattr(model, "get_embedding_dimension", None)
+        get_dim = get_dim or model.get_sentence_embedding_dimension
+        dim = get_dim()
         if dim is None:
             dim = int(self._model.encode(["x"], convert_to_numpy=True).shape[1])
         self.dim = int(dim)
