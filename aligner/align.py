@@ -34,7 +34,7 @@ _NEG = -1e30
 class AlignParams:
     """Decision parameters, in units of the background similarity spread (z-scores)."""
 
-    threshold: float = 1.5  # a link must beat the background by this much per sentence
+    threshold: float = 1.0  # a link must beat the background by this much per sentence
     group_penalty: float = 2.5  # per extra sentence in a many-to-one segment
     two_two_penalty: float = 6.0  # 2-2 links: a moved boundary is rarer than a merge
     length_weight: float = 0.5  # weight of the squared length-ratio mismatch
@@ -66,11 +66,32 @@ class SideEmbeddings:
 
 @dataclass
 class Background:
-    """Similarity statistics of unrelated sentence pairs, to turn cosines into z-scores."""
+    """Similarity statistics of unrelated segment pairs, to turn cosines into z-scores.
+
+    Kept per link type: two unrelated 3-sentence segments share more common vocabulary than
+    two unrelated sentences, so their cosines run higher, and a single spread for all types
+    would make long segments look like translations."""
 
     mean: float
     std: float
-    extra: dict[str, float] = field(default_factory=dict)
+    by_type: dict[tuple[int, int], tuple[float, float]] = field(default_factory=dict)
+
+    def stats(self, a: int, b: int) -> tuple[float, float]:
+        return self.by_type.get((a, b), (self.mean, self.std))
+
+
+MIN_STD = 0.02  # floor for a spread estimated from few pairs
+
+
+def background_from_samples(samples: dict[tuple[int, int], np.ndarray]) -> Background:
+    """Mean and spread of each link type's similarities of unrelated pairs."""
+    by_type = {
+        kind: (float(values.mean()), float(max(values.std(), MIN_STD)))
+        for kind, values in samples.items()
+        if len(values) >= 8
+    }
+    mean, std = by_type.get((1, 1), (0.0, 0.08))
+    return Background(mean, std, by_type)
 
 
 def window_texts(texts: Sequence[str], size: int) -> list[str]:
@@ -129,19 +150,19 @@ def top_k_mean(query: np.ndarray, pool: np.ndarray, k: int, chunk: int = 1024) -
     return out
 
 
-def pair_background(src: SideEmbeddings, tgt: SideEmbeddings) -> Background:
-    """Background statistics estimated from the pair itself (when no corpus is at hand)."""
-    if src.size == 0 or tgt.size == 0:
-        return Background(0.0, 0.1)
-    sims = src.windows[0] @ tgt.windows[0].T
-    if sims.size < 8:
-        # Too few pairs to estimate a spread: fall back to what unrelated pairs of
-        # centred hashed vectors show (measured on the development data).
-        return Background(0.0, 0.08)
-    flat = np.sort(sims.ravel())
-    # The lower 80% are mostly unrelated pairs; the top holds the translations.
-    body = flat[: max(4, int(0.8 * len(flat)))]
-    return Background(float(body.mean()), float(max(body.std(), 0.02)))
+def pair_background(
+    src: SideEmbeddings, tgt: SideEmbeddings, params: AlignParams | None = None
+) -> Background:
+    """Background statistics estimated from the pair itself (when no corpus is at hand):
+    the lower 80% of each type's similarities are mostly unrelated pairs, the top holds
+    the translations. Types with too few pairs fall back to the 1-1 figures, and those to
+    what unrelated pairs of centred vectors typically show."""
+    samples = {}
+    for a, b in (params or AlignParams()).link_types():
+        if src.size >= a and tgt.size >= b:
+            flat = np.sort((src.windows[a - 1] @ tgt.windows[b - 1].T).ravel())
+            samples[(a, b)] = flat[: max(4, int(0.8 * len(flat)))]
+    return background_from_samples(samples)
 
 
 class _Scorer:
@@ -193,7 +214,8 @@ class _Scorer:
     def z_margin(self, a: int, b: int, i: int, j: int) -> float:
         sim = self.similarity(a, b, i, j)
         hub = 0.5 * (self.r_windows_src[a - 1][i] + self.r_windows_tgt[b - 1][j])
-        return float((sim - self.bg.mean - self.params.margin_weight * hub) / self.bg.std)
+        mean, std = self.bg.stats(a, b)
+        return float((sim - mean - self.params.margin_weight * hub) / std)
 
     def _gains(self, a: int, b: int, rows: np.ndarray, js: np.ndarray | None) -> np.ndarray:
         src_w = self.src.windows[a - 1][rows]
@@ -202,7 +224,8 @@ class _Scorer:
         r_src = self.r_windows_src[a - 1][rows][:, None]
         r_tgt = self.r_windows_tgt[b - 1] if js is None else self.r_windows_tgt[b - 1][js]
         hub = 0.5 * (r_src + r_tgt[None, :])
-        margin = (sims - self.bg.mean - self.params.margin_weight * hub) / self.bg.std
+        mean, std = self.bg.stats(a, b)
+        margin = (sims - mean - self.params.margin_weight * hub) / std
         len_src = self.src.lengths[a - 1][rows][:, None]
         len_tgt = self.tgt.lengths[b - 1] if js is None else self.tgt.lengths[b - 1][js]
         mismatch = np.abs(np.log((len_src + 20.0) / (len_tgt[None, :] + 20.0)) - self.log_ratio)
@@ -235,7 +258,7 @@ def align_embeddings(
     n, m = src.size, tgt.size
     if n == 0 or m == 0:
         return []
-    background = background or pair_background(src, tgt)
+    background = background or pair_background(src, tgt, params)
     full = n * m <= params.full_cells
     scorer = _Scorer(src, tgt, background, params, full=full)
     bands = _full_band(n, m) if full else _anchor_band(src, tgt, params)

@@ -24,6 +24,7 @@ import numpy as np
 from aligner.align import (
     AlignParams,
     Background,
+    background_from_samples,
     SideEmbeddings,
     align_embeddings,
     embed_side,
@@ -42,7 +43,7 @@ class MatchParams:
     min_score: float = 0.25  # same-event score needed to accept a pair
     min_links: int = 1
     one_to_one: bool = True
-    background_sample: int = 20000  # random sentence pairs for the similarity background
+    background_sample: int = 4000  # random segment pairs per link type, for the background
     seed: int = 0
 
 
@@ -127,7 +128,7 @@ def _match_language_pair(
     align_params: AlignParams,
 ) -> list[DocumentPair]:
     candidates = retrieve_candidates(src_docs, tgt_docs, corpus, params)
-    background = sentence_background(src_docs, tgt_docs, corpus, params)
+    background = sentence_background(src_docs, tgt_docs, corpus, params, align_params)
     scored: list[DocumentPair] = []
     for (s, t), retrieval in sorted(candidates.items()):
         src_doc, tgt_doc = corpus.docs[s], corpus.docs[t]
@@ -203,22 +204,46 @@ def sentence_background(
     tgt_docs: list[PreparedDocument],
     corpus: EmbeddedCorpus,
     params: MatchParams,
+    align_params: AlignParams | None = None,
 ) -> Background:
-    """Similarity of unrelated sentences across the two languages, and each sentence's
-    nearest-neighbour mean against all sentences of the other language (set on the sides,
-    for the margin score)."""
-    src_all = np.concatenate([corpus.sides[d.id].windows[0] for d in src_docs])
-    tgt_all = np.concatenate([corpus.sides[d.id].windows[0] for d in tgt_docs])
-    k = params.neighbours
-    for docs, pool in ((src_docs, tgt_all), (tgt_docs, src_all)):
-        for doc in docs:
-            side = corpus.sides[doc.id]
-            side.background = top_k_mean(side.windows[0], pool, k)
+    """Similarities of unrelated segments across the two languages, per link type, from
+    random pairs of segments of different documents. With a margin weight, also each
+    sentence's nearest-neighbour mean against all sentences of the other language."""
+    align_params = align_params or AlignParams()
     rng = np.random.default_rng(params.seed)
-    count = min(params.background_sample, len(src_all) * len(tgt_all))
-    i = rng.integers(0, len(src_all), count)
-    j = rng.integers(0, len(tgt_all), count)
-    sims = np.einsum("ij,ij->i", src_all[i], tgt_all[j])
-    if len(sims) < 8:
-        return Background(0.0, 0.08)
-    return Background(float(sims.mean()), float(max(sims.std(), 0.02)))
+    samples: dict[tuple[int, int], np.ndarray] = {}
+    for a, b in align_params.link_types():
+        src_all = _sample_windows(src_docs, corpus, a, params.background_sample, rng)
+        tgt_all = _sample_windows(tgt_docs, corpus, b, params.background_sample, rng)
+        if len(src_all) and len(tgt_all):
+            # Random pairs of segments: almost all unrelated (a true pair is 1 in N).
+            count = min(len(src_all), len(tgt_all))
+            samples[(a, b)] = np.einsum("ij,ij->i", src_all[:count], tgt_all[:count])
+    if align_params.margin_weight:
+        src_all = np.concatenate([corpus.sides[d.id].windows[0] for d in src_docs])
+        tgt_all = np.concatenate([corpus.sides[d.id].windows[0] for d in tgt_docs])
+        for docs, pool in ((src_docs, tgt_all), (tgt_docs, src_all)):
+            for doc in docs:
+                side = corpus.sides[doc.id]
+                side.background = top_k_mean(side.windows[0], pool, params.neighbours)
+    return background_from_samples(samples)
+
+
+def _sample_windows(
+    docs: list[PreparedDocument],
+    corpus: EmbeddedCorpus,
+    size: int,
+    count: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """`count` random windows of `size` sentences from random documents (with
+    replacement), without concatenating every window of the corpus."""
+    eligible = [d.id for d in docs if corpus.sides[d.id].size >= size]
+    if not eligible:
+        return np.zeros((0, 0), dtype=np.float32)
+    picks = rng.integers(0, len(eligible), count)
+    rows = []
+    for k in picks:
+        windows = corpus.sides[eligible[k]].windows[size - 1]
+        rows.append(windows[rng.integers(0, len(windows))])
+    return np.stack(rows)
