@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from aligner import formats
+from aligner.cli import main
 from aligner.errors import AlignerError
 from aligner.export import PARALLEL_COLUMNS, parallel_rows, write_parallel_tsv
 from aligner.formats import (
@@ -184,3 +187,52 @@ def test_tsv_file_is_readable_by_others(alignments, tmp_path):
     path = tmp_path / "out.tsv"
     write_parallel_tsv(alignments, path)
     assert path.stat().st_mode & 0o044  # not the owner-only mode of a temporary file
+
+
+# ---------------------------------------------------------------------------- command line
+
+
+def run_cli(*args: str) -> tuple[str, str]:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout, result.stderr
+
+
+def test_cli_formats_carry_the_same_segments(seeds_dir: Path, tmp_path):
+    tsv = tmp_path / "p.tsv"
+    _, summary = run_cli("match", str(seeds_dir), "-o", str(tsv))
+    rows = tsv.read_text(encoding="utf-8").splitlines()[1:]
+    assert "5 documents read" in summary and "pairs matched" in summary
+    assert f"{len(rows)} segments written, 0 segments filtered" in summary
+
+    run_cli("match", str(seeds_dir), "-o", str(tmp_path / "p.tmx"))
+    assert len(ET.parse(tmp_path / "p.tmx").getroot().findall("body/tu")) == len(rows)
+
+    out, _ = run_cli("match", str(seeds_dir), "--format", "jsonl")
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["src_text"] for r in records] == [r.split("\t")[7] for r in rows]
+
+    run_cli("match", str(seeds_dir), "--format", "moses", "-o", str(tmp_path / "c"))
+    counts = {p.suffix: len(p.read_text(encoding="utf-8").splitlines())
+              for p in tmp_path.glob("c.*")}  # fmt: skip
+    assert counts == {".fa": len(rows), ".ar": len(rows), ".ids": len(rows)}
+
+
+def test_cli_min_score_filters_and_reports(seeds_dir: Path, tmp_path):
+    out, _ = run_cli("match", str(seeds_dir))
+    scores = [float(line.split("\t")[6]) for line in out.splitlines()[1:]]
+    cut = sorted(scores)[len(scores) // 2]
+    out, summary = run_cli("match", str(seeds_dir), "--min-score", str(cut))
+    kept = [float(line.split("\t")[6]) for line in out.splitlines()[1:]]
+    assert kept and min(kept) >= cut
+    dropped = len(scores) - len(kept)
+    assert dropped > 0
+    assert f"{len(kept)} segments written, {dropped} segments filtered" in summary
+
+
+def test_cli_align_takes_format(seeds_dir: Path, tmp_path):
+    fa, ar = seeds_dir / "001_2ad9410abe4922a4.txt", seeds_dir / "004_e5f69c90d0bd1dfa.txt"
+    out, summary = run_cli("align", str(fa), str(ar), "--format", "jsonl")
+    records = [json.loads(line) for line in out.splitlines()]
+    assert records and {r["src_lang"] for r in records} == {"fa"}
+    assert "2 documents read" in summary and f"{len(records)} segments written" in summary

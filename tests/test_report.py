@@ -10,8 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from aligner import api
+from aligner.cli import main
 from aligner.report import (
     MAX_HEATMAP_CELLS,
     ReviewPair,
@@ -202,6 +204,24 @@ def test_seeds_page(seeds_page):
     assert_every_sentence_shown(page, result)
     assert {a["dir"] for a, _ in page.cells} == {"rtl"}
     assert page.all_text().count("Why this pair") == len(result.pairs)
+
+
+def test_cli_report_and_html_option(seeds_dir: Path, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "page.html"
+    result = runner.invoke(main, ["report", str(seeds_dir), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "review page written" in result.stderr
+    first = out.read_text(encoding="utf-8")
+    assert "Matched pairs (2)" in first
+    html = tmp_path / "m.html"
+    result = runner.invoke(main, ["match", str(seeds_dir), "-o", "-", "--html", str(html)])
+    assert result.exit_code == 0 and html.read_text(encoding="utf-8").count('class="pair"') == 2
+    fa, ar = seeds_dir / "001_2ad9410abe4922a4.txt", seeds_dir / "004_e5f69c90d0bd1dfa.txt"
+    html = tmp_path / "a.html"
+    result = runner.invoke(main, ["align", str(fa), str(ar), "--html", str(html)])
+    assert result.exit_code == 0
+    assert "n/a" in html.read_text(encoding="utf-8")  # no retrieval step in `align`
 
 
 # ---------------------------------------------------------------------------- headless render
