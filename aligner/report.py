@@ -468,7 +468,6 @@ tr.link.filtered td { opacity: .55; background-image: repeating-linear-gradient(
 tr.link.hl td { outline: 2px solid #000; outline-offset: -2px; }
 tr.gap td { background: var(--gap); color: #6b7280; font-size: 13px;
   border-top: 1px dashed #c5c9d2; border-bottom: 1px dashed #c5c9d2; }
-tr.gap td.text .sent { font-style: italic; }
 td.score { font-variant-numeric: tabular-nums; font-size: 13px; }
 td.score small { color: var(--muted); }
 .sent .n { display: inline-block; min-width: 1.6em; margin-inline-end: 4px; padding: 0 3px;
