@@ -102,6 +102,15 @@ def matching_options(command: F) -> F:
     return command
 
 
+def _check_folders(*paths: str | None) -> None:
+    """Fail before any work when an output cannot be written (not after minutes of it)."""
+    from pathlib import Path
+
+    for path in paths:
+        if path and path != "-" and not Path(path).parent.exists():
+            raise AlignerError(f"{path}: folder {Path(path).parent} does not exist")
+
+
 def _summary(
     result: api.MatchResult, docs_read: int, written: int, filtered: int, min_score: float
 ) -> str:
@@ -232,6 +241,7 @@ def match(
       aligner match fixtures/seeds/ --format moses -o corpus --min-score 0.7
       cat news.jsonl | aligner match - --model sentence-transformers/LaBSE
     """
+    _check_folders(output, pairs_path, html_path)
     docs = api.load_documents(inputs)
     encoder = load_encoder(model, device=device, batch_size=batch_size)
     params = MatchParams(min_score=min_pair_score, candidates=candidates)
@@ -287,6 +297,7 @@ def align(
     from dataclasses import replace
     from pathlib import Path
 
+    _check_folders(output, html_path)
     doc_a = read_text_file(Path(file_a))
     doc_b = read_text_file(Path(file_b))
     if doc_a.id == doc_b.id:
@@ -350,6 +361,7 @@ def report(
     Example:
       aligner report fixtures/seeds/ -o report.html
     """
+    _check_folders(output)
     docs = api.load_documents(inputs)
     encoder = load_encoder(model, device=device, batch_size=batch_size)
     params = MatchParams(min_score=min_pair_score, candidates=candidates)

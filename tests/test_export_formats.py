@@ -236,3 +236,11 @@ def test_cli_align_takes_format(seeds_dir: Path, tmp_path):
     records = [json.loads(line) for line in out.splitlines()]
     assert records and {r["src_lang"] for r in records} == {"fa"}
     assert "2 documents read" in summary and f"{len(records)} segments written" in summary
+
+
+def test_cli_refuses_an_unwritable_output_before_any_work(seeds_dir: Path, tmp_path):
+    out = tmp_path / "p.tsv"
+    args = ["match", str(seeds_dir), "-o", str(out), "--html", str(tmp_path / "no" / "r.html")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and "does not exist" in result.stderr
+    assert not out.exists()
