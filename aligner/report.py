@@ -34,6 +34,8 @@ LANGUAGE_NAMES = {
 }  # fmt: skip
 # Heatmaps larger than this (in cells per side) are pooled by block maximum.
 MAX_HEATMAP_CELLS = 160
+# Smallest cosine range the heatmap's colour scale spans (centred vectors: unrelated ~0).
+MIN_HEATMAP_SPAN = 0.15
 
 
 @dataclass(frozen=True)
@@ -232,13 +234,17 @@ def _evidence(p: DocumentPair) -> str:
     why = (
         f"{_fmt(evidence.get('src_coverage', 0.0), True)} of the {_esc(src_name)} text and "
         f"{_fmt(evidence.get('tgt_coverage', 0.0), True)} of the {_esc(tgt_name)} text align "
-        f"in {int(evidence.get('links', 0))} segments with a mean link score of "
+        f"in {_plural(int(evidence.get('links', 0)), 'segment')} with a mean link score of "
         f"{_fmt(evidence.get('mean_link_score', 0.0))}."
     )
     return (
         f'<div class="evidence"><h3>Why this pair</h3><table>{"".join(rows)}</table>'
         f'<p class="why">{why}</p></div>'
     )
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _bar(value: float) -> str:
@@ -352,9 +358,10 @@ def _heatmap(number: int, item: ReviewPair) -> str:
     rows, cols = pooled.shape
     cell = max(2, min(24, 420 // max(rows, cols)))
     pad = 28  # room for the sentence numbers
-    # Scale from the median (typical unrelated pair) to the maximum of this pair.
+    # Scale from the median (typical unrelated pair) to the maximum of this pair; a pair
+    # whose best cosine is barely above its median stays pale rather than looking related.
     lo = float(np.median(sims))
-    hi = max(float(sims.max()), lo + 1e-6)
+    hi = max(float(sims.max()), lo + MIN_HEATMAP_SPAN)
     shapes = []
     for r in range(rows):
         for c in range(cols):
@@ -402,7 +409,7 @@ def _heatmap(number: int, item: ReviewPair) -> str:
     caption = (
         f"Rows: {_esc(language_name(p.src.lang))} sentences, columns: "
         f"{_esc(language_name(p.tgt.lang))} sentences; cosine of the centred sentence "
-        f"vectors (white: median {lo:.2f}, blue: max {hi:.2f}). Boxes: the chosen alignment."
+        f"vectors (white: median {lo:.2f}, blue: {hi:.2f}). Boxes: the chosen alignment."
         + (f" Pooled {block}×{block} (block maximum)." if block > 1 else "")
     )
     svg = (
@@ -460,7 +467,7 @@ rect.path { fill: none; stroke-width: 2; } rect.path.hl { stroke: #000; stroke-w
 polyline.route { fill: none; stroke: #e8590c; stroke-width: 1.2; stroke-dasharray: 3 2; }
 table.align { width: 100%; table-layout: fixed; }
 table.align th { background: #f6f7f9; padding: 6px 10px; border-bottom: 1px solid var(--line); }
-table.align th:nth-child(2), table.align td.score { width: 78px; text-align: center; }
+table.align th:nth-child(2), table.align td.score { width: 96px; text-align: center; }
 table.align td { padding: 6px 10px; vertical-align: top; border-bottom: 1px solid #fff; }
 tr.link td.text, tr.link td.score { background: var(--c); }
 tr.link.filtered td { opacity: .55; background-image: repeating-linear-gradient(45deg,
