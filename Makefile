@@ -4,8 +4,12 @@ PIP ?= $(PYTHON) -m pip
 # torch is pinned to the CPU wheel: an unpinned torch (pulled by sentence-transformers)
 # would download several GB of CUDA packages.
 TORCH ?= torch==2.13.0
+# the command line; e.g. ALIGNER="python -m aligner.cli" to run this checkout without installing
+ALIGNER ?= aligner
+# headless browser for the review page's screenshot (Debian: apt-get install chromium)
+CHROMIUM ?= chromium
 
-.PHONY: install install-core demo test lint format bench clean
+.PHONY: install install-core demo report test lint format bench clean
 
 install:
 	$(PIP) install "$(TORCH)"
@@ -15,9 +19,18 @@ install-core:  ## without sentence-transformers/torch: builtin encoder only
 	$(PIP) install -e ".[dev]"
 
 demo:
-	aligner match fixtures/seeds/ -o parallel.tsv --pairs pairs.tsv --index indexes/seeds
+	$(ALIGNER) match fixtures/seeds/ -o parallel.tsv --pairs pairs.tsv --index indexes/seeds \
+		--html report.html
 	@echo "--- pairs.tsv"; cat pairs.tsv
 	@echo "--- parallel.tsv (first columns)"; cut -f1-7 parallel.tsv
+	@echo "--- review page: report.html"
+
+report:  ## the seeds' review page, and its screenshot for the docs
+	$(ALIGNER) report fixtures/seeds/ -o report.html
+	$(CHROMIUM) --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+		--disable-background-networking --disable-component-update --disable-sync \
+		--user-data-dir=$$(mktemp -d) --screenshot=docs/report.png --window-size=1400,1800 \
+		file://$(CURDIR)/report.html
 
 test:
 	$(PYTHON) -m pytest -q
@@ -34,4 +47,4 @@ bench:
 	$(PYTHON) -m bench
 
 clean:
-	rm -rf build dist *.egg-info .pytest_cache .ruff_cache parallel.tsv pairs.tsv
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache parallel.tsv pairs.tsv report.html

@@ -11,13 +11,19 @@ aligner.write_parallel_tsv(result.alignments, "parallel.tsv")
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aligner.align import AlignParams, align_embeddings, embed_side
 from aligner.encoders import Encoder, load_encoder
 from aligner.index import DocumentIndex, IndexError_, content_hash
-from aligner.match import EmbeddedCorpus, MatchParams, embed_corpus, match_documents
+from aligner.match import (
+    EmbeddedCorpus,
+    MatchParams,
+    embed_corpus,
+    match_documents,
+    same_event_score,
+)
 from aligner.prepare import prepare_document, prepare_documents
 from aligner.readers import read_documents
 from aligner.types import Alignment, Document, DocumentPair, PreparedDocument
@@ -27,6 +33,8 @@ from aligner.types import Alignment, Document, DocumentPair, PreparedDocument
 class MatchResult:
     documents: list[PreparedDocument]
     pairs: list[DocumentPair]
+    # the sentence embeddings behind the pairs, for the review page's similarity heatmap
+    corpus: EmbeddedCorpus | None = field(default=None, compare=False, repr=False)
 
     @property
     def alignments(self) -> list[Alignment]:
@@ -71,7 +79,7 @@ def match(
     )
     if index is not None:
         save_to_index(prepared, corpus, model, index, existing)
-    return MatchResult(prepared, pairs)
+    return MatchResult(prepared, pairs, corpus)
 
 
 def save_to_index(
@@ -103,12 +111,25 @@ def align(
     params: AlignParams | None = None,
 ) -> Alignment:
     """Sentence-align two documents known to be translations (no matching step)."""
+    return align_pair(src, tgt, encoder, params).pairs[0].alignment
+
+
+def align_pair(
+    src: Document | PreparedDocument,
+    tgt: Document | PreparedDocument,
+    encoder: Encoder | str | None = None,
+    params: AlignParams | None = None,
+) -> MatchResult:
+    """`align` as a result of one document pair, with its evidence and embeddings (for the
+    review page). There was no retrieval step, so its retrieval_score is NaN."""
     model = _as_encoder(encoder)
     src_doc, tgt_doc = _as_prepared([src, tgt])
     params = params or AlignParams()
     corpus = embed_corpus([src_doc, tgt_doc], model, params.max_group)
     links = align_embeddings(corpus.sides[src_doc.id], corpus.sides[tgt_doc.id], params)
-    return Alignment(src_doc, tgt_doc, tuple(links))
+    alignment = Alignment(src_doc, tgt_doc, tuple(links))
+    pair = DocumentPair(src_doc, tgt_doc, same_event_score(alignment), float("nan"), alignment)
+    return MatchResult([src_doc, tgt_doc], [pair], corpus)
 
 
 __all__ = [
@@ -122,6 +143,7 @@ __all__ = [
     "MatchResult",
     "PreparedDocument",
     "align",
+    "align_pair",
     "embed_side",
     "load_documents",
     "load_encoder",

@@ -13,9 +13,11 @@ from aligner import api
 from aligner.align import AlignParams
 from aligner.encoders import load_encoder
 from aligner.errors import AlignerError
-from aligner.export import write_pairs_tsv, write_parallel_tsv
-from aligner.match import MatchParams
+from aligner.export import atomic_output, write_pairs_tsv
+from aligner.formats import FORMATS, filter_links, format_for, write_parallel
+from aligner.match import MatchParams, language_pairs
 from aligner.readers import read_text_file
+from aligner.report import render_report, review_pairs
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -63,6 +65,104 @@ def model_options(command: F) -> F:
     return command
 
 
+def output_options(command: F) -> F:
+    """What `match` and `align` write, and in which format."""
+    command = click.option(
+        "--html", "html_path", default=None, metavar="FILE",
+        help="Also write the review page (self-contained HTML) to FILE.",
+    )(command)  # fmt: skip
+    command = click.option(
+        "--min-score", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
+        help="Leave out segments whose link score is below this (0.5 is the link threshold).",
+    )(command)  # fmt: skip
+    command = click.option(
+        "--format", "fmt", type=click.Choice(FORMATS, case_sensitive=False), default=None,
+        help="Output format (default: from the -o extension: .jsonl, .tmx; else tsv). "
+        "moses writes NAME.<src-lang>, NAME.<tgt-lang> and NAME.ids for -o NAME.",
+    )(command)  # fmt: skip
+    return command
+
+
+def matching_options(command: F) -> F:
+    """How documents are matched (shared by `match` and `report`)."""
+    command = click.option(
+        "--candidates", type=click.IntRange(1), default=MatchParams.candidates,
+        show_default=True, help="Nearest documents checked per document.",
+    )(command)  # fmt: skip
+    command = click.option(
+        "--min-pair-score", type=float, default=MatchParams.min_score, show_default=True,
+        help="Same-event score a document pair needs to be accepted.",
+    )(command)  # fmt: skip
+    command = click.option(
+        "--tgt-lang", default=None, help="Only match documents of this language as target."
+    )(command)  # fmt: skip
+    command = click.option(
+        "--src-lang", default=None, help="Only match documents of this language as source."
+    )(command)  # fmt: skip
+    return command
+
+
+def _check_folders(*paths: str | None) -> None:
+    """Fail before any work when an output cannot be written (not after minutes of it)."""
+    from pathlib import Path
+
+    for path in paths:
+        if path and path != "-" and not Path(path).parent.exists():
+            raise AlignerError(f"{path}: folder {Path(path).parent} does not exist")
+
+
+def _summary(
+    result: api.MatchResult, docs_read: int, written: int, filtered: int, min_score: float
+) -> str:
+    langs = sorted({d.lang for d in result.documents})
+    text = (
+        f"aligner: {docs_read} documents read ({', '.join(langs) or 'none'}), "
+        f"{len(result.pairs)} pairs matched, {written} segments written, "
+        f"{filtered} segments filtered"
+    )
+    return text + (f" (score < {min_score:g})" if min_score > 0 else "")
+
+
+def _write_outputs(
+    result: api.MatchResult,
+    output: str,
+    fmt: str | None,
+    min_score: float,
+    html_path: str | None,
+    langs: tuple[str, str] | None,
+    meta: dict[str, str],
+) -> tuple[int, int]:
+    """The parallel corpus (filtered by score) and the review page; returns the segments
+    written and filtered."""
+    alignments, filtered = filter_links(result.alignments, min_score)
+    written = write_parallel(alignments, output, format_for(output, fmt), langs)
+    if html_path:
+        _write_report(result, html_path, min_score, meta)
+    return written, filtered
+
+
+def _write_report(
+    result: api.MatchResult, path: str, min_score: float, meta: dict[str, str]
+) -> None:
+    page = render_report(
+        review_pairs(result.pairs, result.corpus), result.documents, meta, min_score
+    )
+    with atomic_output(path) as handle:
+        handle.write(page)
+
+
+def _run_meta(inputs: tuple[str, ...], model: str, docs: int, pairs: int) -> dict[str, str]:
+    from aligner import __version__
+
+    return {
+        "input": " ".join(inputs),
+        "model": model,
+        "documents": str(docs),
+        "pairs": str(pairs),
+        "aligner": __version__,
+    }
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="aligner")
 @click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
@@ -84,7 +184,7 @@ def main(debug: bool) -> None:
     "--output",
     default="-",
     show_default=True,
-    help="Parallel corpus TSV ('-' for standard output).",
+    help="Parallel corpus file ('-' for standard output); see --format.",
 )
 @click.option(
     "--pairs",
@@ -92,8 +192,6 @@ def main(debug: bool) -> None:
     default=None,
     help="Also write the matched document pairs, with their evidence, as TSV.",
 )
-@click.option("--src-lang", default=None, help="Only match documents of this language as source.")
-@click.option("--tgt-lang", default=None, help="Only match documents of this language as target.")
 @click.option(
     "--index",
     "index_dir",
@@ -101,31 +199,22 @@ def main(debug: bool) -> None:
     help="Save document vectors to this index folder (e.g. indexes/news); an "
     "existing index must have been made with the same encoder.",
 )
-@click.option(
-    "--min-pair-score",
-    type=float,
-    default=MatchParams.min_score,
-    show_default=True,
-    help="Same-event score a document pair needs to be accepted.",
-)
-@click.option(
-    "--candidates",
-    type=click.IntRange(1),
-    default=MatchParams.candidates,
-    show_default=True,
-    help="Nearest documents checked per document.",
-)
+@matching_options
+@output_options
 @model_options
 @handle_errors
 def match(
     inputs: tuple[str, ...],
     output: str,
     pairs_path: str | None,
+    index_dir: str | None,
     src_lang: str | None,
     tgt_lang: str | None,
-    index_dir: str | None,
     min_pair_score: float,
     candidates: int,
+    fmt: str | None,
+    min_score: float,
+    html_path: str | None,
     model: str,
     device: str | None,
     batch_size: int | None,
@@ -141,26 +230,31 @@ def match(
       src_doc tgt_doc src_lang tgt_lang src_sents tgt_sents score src_text tgt_text
     src_sents/tgt_sents are comma-separated 0-based sentence indices in the cleaned
     document; sentences without a counterpart (boilerplate, dropped text) are left out.
+    JSONL has the same fields (indices as lists, score as a number); TMX 1.4b has one
+    <tu> per segment with score and ids as <prop>s; moses writes line-aligned NAME.fa,
+    NAME.ar and NAME.ids (src_doc tgt_doc src_sents tgt_sents).
 
     \b
     Examples:
-      aligner match fixtures/seeds/ -o parallel.tsv --pairs pairs.tsv
-      aligner match news.jsonl --src-lang fa --tgt-lang ar --index indexes/news -o out.tsv
+      aligner match fixtures/seeds/ -o parallel.tsv --pairs pairs.tsv --html report.html
+      aligner match news.jsonl --src-lang fa --tgt-lang ar --index indexes/news -o out.tmx
+      aligner match fixtures/seeds/ --format moses -o corpus --min-score 0.7
       cat news.jsonl | aligner match - --model sentence-transformers/LaBSE
     """
+    _check_folders(output, pairs_path, html_path)
     docs = api.load_documents(inputs)
     encoder = load_encoder(model, device=device, batch_size=batch_size)
     params = MatchParams(min_score=min_pair_score, candidates=candidates)
     result = api.match(docs, encoder, src_lang, tgt_lang, index=index_dir, params=params)
-    segments = write_parallel_tsv(result.alignments, output)
+    # Names Moses files when no segment was found: the language pair that was matched.
+    matched = language_pairs(result.documents, src_lang, tgt_lang)
+    meta = _run_meta(inputs, model, len(docs), len(result.pairs))
+    written, filtered = _write_outputs(
+        result, output, fmt, min_score, html_path, matched[0] if matched else None, meta
+    )
     if pairs_path:
         write_pairs_tsv(result.pairs, pairs_path)
-    langs = sorted({d.lang for d in result.documents})
-    click.echo(
-        f"aligner: {len(docs)} documents ({', '.join(langs) or 'none'}), "
-        f"{len(result.pairs)} pairs matched, {segments} segments written",
-        err=True,
-    )
+    click.echo(_summary(result, len(docs), written, filtered, min_score), err=True)
 
 
 @main.command()
@@ -175,6 +269,7 @@ def match(
 )
 @click.option("--src-lang", default=None, help="Language of FILE_A (default: detected).")
 @click.option("--tgt-lang", default=None, help="Language of FILE_B (default: detected).")
+@output_options
 @model_options
 @handle_errors
 def align(
@@ -183,13 +278,16 @@ def align(
     output: str,
     src_lang: str | None,
     tgt_lang: str | None,
+    fmt: str | None,
+    min_score: float,
+    html_path: str | None,
     model: str,
     device: str | None,
     batch_size: int | None,
 ) -> None:
     """Sentence-align two documents that translate each other (no matching step).
 
-    Writes the same TSV columns as `aligner match`.
+    Writes the same columns and formats as `aligner match`.
 
     \b
     Example:
@@ -199,6 +297,7 @@ def align(
     from dataclasses import replace
     from pathlib import Path
 
+    _check_folders(output, html_path)
     doc_a = read_text_file(Path(file_a))
     doc_b = read_text_file(Path(file_b))
     if doc_a.id == doc_b.id:
@@ -206,11 +305,72 @@ def align(
     doc_a = replace(doc_a, lang=src_lang) if src_lang else doc_a
     doc_b = replace(doc_b, lang=tgt_lang) if tgt_lang else doc_b
     encoder = load_encoder(model, device=device, batch_size=batch_size)
-    alignment = api.align(doc_a, doc_b, encoder, AlignParams())
-    segments = write_parallel_tsv([alignment], output)
+    result = api.align_pair(doc_a, doc_b, encoder, AlignParams())
+    src, tgt = result.documents
+    meta = _run_meta((file_a, file_b), model, 2, 1)
+    written, filtered = _write_outputs(
+        result, output, fmt, min_score, html_path, (src.lang, tgt.lang), meta
+    )
     click.echo(
-        f"aligner: {len(alignment.src.sentences)} + {len(alignment.tgt.sentences)} sentences, "
-        f"{segments} segments written",
+        f"{_summary(result, 2, written, filtered, min_score)}; "
+        f"{len(src.sentences)} + {len(tgt.sentences)} sentences",
+        err=True,
+    )
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option(
+    "-o",
+    "--output",
+    default="report.html",
+    show_default=True,
+    help="The review page ('-' for standard output).",
+)
+@click.option(
+    "--min-score",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.0,
+    show_default=True,
+    help="Mark segments below this link score as not exported.",
+)
+@matching_options
+@model_options
+@handle_errors
+def report(
+    inputs: tuple[str, ...],
+    output: str,
+    min_score: float,
+    src_lang: str | None,
+    tgt_lang: str | None,
+    min_pair_score: float,
+    candidates: int,
+    model: str,
+    device: str | None,
+    batch_size: int | None,
+) -> None:
+    """Write a review page: matched pairs side by side, with evidence and a heatmap.
+
+    Takes the same INPUTs and matching options as `aligner match`, and writes one
+    self-contained HTML file (no network needed to view it): for every matched pair, the
+    two documents segment by segment (right to left where the language is), coloured by
+    link score, unaligned sentences and removed boilerplate set apart, the evidence for the
+    match and a sentence similarity heatmap with the alignment path.
+
+    \b
+    Example:
+      aligner report fixtures/seeds/ -o report.html
+    """
+    _check_folders(output)
+    docs = api.load_documents(inputs)
+    encoder = load_encoder(model, device=device, batch_size=batch_size)
+    params = MatchParams(min_score=min_pair_score, candidates=candidates)
+    result = api.match(docs, encoder, src_lang, tgt_lang, params=params)
+    _write_report(result, output, min_score, _run_meta(inputs, model, len(docs), len(result.pairs)))
+    segments = sum(len(a.links) for a in result.alignments)
+    click.echo(
+        f"aligner: {len(docs)} documents read, {len(result.pairs)} pairs matched, "
+        f"{segments} segments shown; review page written to {output}",
         err=True,
     )
 

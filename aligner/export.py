@@ -10,7 +10,7 @@ import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -29,6 +29,17 @@ PAIR_COLUMNS = (
 )  # fmt: skip
 
 
+def _temp_beside(target: Path) -> tuple[int, str]:
+    """A temporary file in the target's folder (so that the final rename is atomic), with
+    the permissions a newly created file would get (mkstemp makes them owner-only)."""
+    fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    with contextlib.suppress(OSError):
+        os.chmod(temp_name, 0o666 & ~umask)
+    return fd, temp_name
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | Path | None) -> Iterator[IO[str]]:
     """A text handle for `path` ("-" or None: standard output) that only replaces the file
@@ -41,9 +52,7 @@ def atomic_output(path: str | Path | None) -> Iterator[IO[str]]:
     if not target.parent.exists():
         raise AlignerError(f"{target}: folder {target.parent} does not exist")
     try:
-        fd, temp_name = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
-        )
+        fd, temp_name = _temp_beside(target)
     except OSError as exc:
         raise AlignerError(f"{target}: cannot write ({exc.strerror})") from exc
     try:
@@ -60,6 +69,47 @@ def atomic_output(path: str | Path | None) -> Iterator[IO[str]]:
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
         raise
+
+
+@contextlib.contextmanager
+def atomic_outputs(paths: Sequence[str | Path]) -> Iterator[list[IO[str]]]:
+    """Text handles for several files that belong together (e.g. the two sides of a Moses
+    corpus): none of them is replaced until all of them were written completely."""
+    targets = [Path(p) for p in paths]
+    for target in targets:
+        if not target.parent.exists():
+            raise AlignerError(f"{target}: folder {target.parent} does not exist")
+        if target.is_dir():
+            raise AlignerError(f"{target}: is a folder")
+    temps: list[str] = []
+    handles: list[IO[str]] = []
+    try:
+        try:
+            for target in targets:
+                fd, temp_name = _temp_beside(target)
+                temps.append(temp_name)
+                handles.append(os.fdopen(fd, "w", encoding="utf-8", newline=""))
+            yield handles
+            for handle in handles:
+                handle.flush()
+                os.fsync(handle.fileno())
+                handle.close()
+            # Renames come last and are near-instant: a failure before this point leaves
+            # every old file as it was.
+            for temp_name, target in zip(temps, targets):
+                os.replace(temp_name, target)
+        except OSError as exc:
+            raise AlignerError(
+                f"{', '.join(map(str, targets))}: write failed ({exc.strerror}); "
+                "nothing was written"
+            ) from exc
+    finally:
+        for handle in handles:
+            with contextlib.suppress(OSError):
+                handle.close()
+        for temp_name in temps:
+            with contextlib.suppress(OSError):
+                os.unlink(temp_name)
 
 
 def parallel_rows(alignments: Iterable[Alignment]) -> Iterator[dict[str, str]]:
