@@ -150,19 +150,16 @@ def top_k_mean(query: np.ndarray, pool: np.ndarray, k: int, chunk: int = 1024) -
     return out
 
 
-def pair_background(
-    src: SideEmbeddings, tgt: SideEmbeddings, params: AlignParams | None = None
-) -> Background:
+def pair_background(src: SideEmbeddings, tgt: SideEmbeddings) -> Background:
     """Background statistics estimated from the pair itself (when no corpus is at hand):
-    the lower 80% of each type's similarities are mostly unrelated pairs, the top holds
-    the translations. Types with too few pairs fall back to the 1-1 figures, and those to
-    what unrelated pairs of centred vectors typically show."""
-    samples = {}
-    for a, b in (params or AlignParams()).link_types():
-        if src.size >= a and tgt.size >= b:
-            flat = np.sort((src.windows[a - 1] @ tgt.windows[b - 1].T).ravel())
-            samples[(a, b)] = flat[: max(4, int(0.8 * len(flat)))]
-    return background_from_samples(samples)
+    the lower 80% of the sentence similarities are mostly unrelated pairs, the top holds
+    the translations. A single pair is too small to estimate every link type apart
+    (its multi-sentence windows overlap their true partners), so all types share the 1-1
+    figures; with a corpus, `aligner.match` measures each type on unrelated documents."""
+    if src.size == 0 or tgt.size == 0:
+        return background_from_samples({})
+    flat = np.sort((src.windows[0] @ tgt.windows[0].T).ravel())
+    return background_from_samples({(1, 1): flat[: max(4, int(0.8 * len(flat)))]})
 
 
 class _Scorer:
@@ -258,7 +255,7 @@ def align_embeddings(
     n, m = src.size, tgt.size
     if n == 0 or m == 0:
         return []
-    background = background or pair_background(src, tgt, params)
+    background = background or pair_background(src, tgt)
     full = n * m <= params.full_cells
     scorer = _Scorer(src, tgt, background, params, full=full)
     bands = _full_band(n, m) if full else _anchor_band(src, tgt, params)

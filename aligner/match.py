@@ -24,9 +24,9 @@ import numpy as np
 from aligner.align import (
     AlignParams,
     Background,
-    background_from_samples,
     SideEmbeddings,
     align_embeddings,
+    background_from_samples,
     embed_side,
     recenter,
     top_k_mean,
