@@ -29,6 +29,20 @@ PAIR_COLUMNS = (
 )  # fmt: skip
 
 
+def check_output_path(path: str | Path | None) -> None:
+    """Fail before any work is done when `path` cannot be written: its folder is missing,
+    it is a folder itself, or the folder is read-only."""
+    if path is None or str(path) == "-":
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise AlignerError(f"{target}: is a folder, not a file")
+    if not target.parent.is_dir():
+        raise AlignerError(f"{target}: folder {target.parent} does not exist")
+    if not os.access(target.parent, os.W_OK):
+        raise AlignerError(f"{target}: folder {target.parent} is not writable")
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | Path | None) -> Iterator[IO[str]]:
     """A text handle for `path` ("-" or None: standard output) that only replaces the file
@@ -38,8 +52,7 @@ def atomic_output(path: str | Path | None) -> Iterator[IO[str]]:
         sys.stdout.flush()
         return
     target = Path(path)
-    if not target.parent.exists():
-        raise AlignerError(f"{target}: folder {target.parent} does not exist")
+    check_output_path(target)
     try:
         fd, temp_name = tempfile.mkstemp(
             prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
@@ -48,6 +61,8 @@ def atomic_output(path: str | Path | None) -> Iterator[IO[str]]:
         raise AlignerError(f"{target}: cannot write ({exc.strerror})") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            # mkstemp makes the file private (0600); give it the mode a new file would get.
+            os.fchmod(handle.fileno(), 0o666 & ~_umask())
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
@@ -60,6 +75,12 @@ def atomic_output(path: str | Path | None) -> Iterator[IO[str]]:
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def parallel_rows(alignments: Iterable[Alignment]) -> Iterator[dict[str, str]]:
