@@ -19,7 +19,7 @@ from aligner.encoders import Encoder, load_encoder
 from aligner.index import DocumentIndex, IndexError_, content_hash
 from aligner.match import EmbeddedCorpus, MatchParams, embed_corpus, match_documents
 from aligner.prepare import prepare_document, prepare_documents
-from aligner.readers import read_documents
+from aligner.readers import ReadOptions, Warn, read_documents
 from aligner.types import Alignment, Document, DocumentPair, PreparedDocument
 
 
@@ -33,9 +33,14 @@ class MatchResult:
         return [pair.alignment for pair in self.pairs]
 
 
-def load_documents(inputs: Iterable[str | Path]) -> list[Document]:
-    """Read files, folders, JSONL, CSV/TSV (see `aligner.readers`)."""
-    return read_documents(inputs)
+def load_documents(
+    inputs: Iterable[str | Path], skip_bad: bool = False, warn: Warn | None = None
+) -> list[Document]:
+    """Read files, folders, JSONL, CSV/TSV (see `aligner.readers`). A bad file or record
+    raises `InputError`, or with `skip_bad` is skipped and reported through `warn` (default:
+    the "aligner" logger)."""
+    options = ReadOptions(skip_bad=skip_bad, **({"warn": warn} if warn else {}))
+    return read_documents(inputs, options)
 
 
 def _as_encoder(encoder: Encoder | str | None) -> Encoder:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -12,22 +13,32 @@ import click
 from aligner import api
 from aligner.align import AlignParams
 from aligner.encoders import load_encoder
-from aligner.errors import AlignerError
-from aligner.export import write_pairs_tsv, write_parallel_tsv
+from aligner.errors import EXIT_FAILURE, EXIT_INTERRUPTED, AlignerError, InputError
+from aligner.export import check_output_path, write_pairs_tsv, write_parallel_tsv
 from aligner.match import MatchParams
-from aligner.readers import read_text_file
+from aligner.readers import ReadOptions, read_text_file
+from aligner.types import Document, PreparedDocument
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _one_line(message: str) -> str:
+    # A message quotes file names and record values: keep it on one line whatever they hold.
+    return " ".join(message.split())
+
+
 def _fail(message: str, code: int) -> None:
-    click.echo(f"aligner: error: {message}", err=True)
+    click.echo(f"aligner: error: {_one_line(message)}", err=True)
     sys.exit(code)
 
 
+def warn(message: str) -> None:
+    click.echo(f"aligner: warning: {_one_line(message)}", err=True)
+
+
 def handle_errors(command: F) -> F:
-    """Turn known errors into one clear line and a non-zero exit (a traceback only with
-    --debug)."""
+    """Turn every error into one clear line and a non-zero exit (see docs/errors.md); a
+    traceback only with --debug."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -38,12 +49,43 @@ def handle_errors(command: F) -> F:
             if debug:
                 raise
             _fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            if debug:
+                raise
+            _fail("interrupted; no output file was replaced", EXIT_INTERRUPTED)
         except (OSError, MemoryError) as exc:
             if debug:
                 raise
-            _fail(f"{type(exc).__name__}: {exc}", 1)
+            _fail(f"{type(exc).__name__}: {exc}", EXIT_FAILURE)
+        except Exception as exc:
+            if debug:
+                raise
+            _fail(
+                f"internal error ({type(exc).__name__}: {exc}); "
+                "run again with --debug for the traceback and report it",
+                EXIT_FAILURE,
+            )
 
     return wrapper  # type: ignore[return-value]
+
+
+def skip_bad_option(command: F) -> F:
+    return click.option(
+        "--skip-bad", is_flag=True,
+        help="Skip unreadable files and bad records (malformed JSON, missing text, "
+        "duplicate ids, unknown encodings) with a warning instead of stopping.",
+    )(command)  # fmt: skip
+
+
+def warn_empty(docs: list[PreparedDocument]) -> None:
+    """Documents without a sentence cannot match or align: say so instead of staying silent."""
+    empty = [d.id for d in docs if not d.sentences]
+    if empty:
+        shown = ", ".join(empty[:5]) + (", ..." if len(empty) > 5 else "")
+        warn(
+            f"{len(empty)} document(s) have no sentences (empty, whitespace only, or only "
+            f"boilerplate or symbols): {shown}"
+        )
 
 
 def model_options(command: F) -> F:
@@ -115,6 +157,7 @@ def main(debug: bool) -> None:
     show_default=True,
     help="Nearest documents checked per document.",
 )
+@skip_bad_option
 @model_options
 @handle_errors
 def match(
@@ -126,6 +169,7 @@ def match(
     index_dir: str | None,
     min_pair_score: float,
     candidates: int,
+    skip_bad: bool,
     model: str,
     device: str | None,
     batch_size: int | None,
@@ -148,10 +192,13 @@ def match(
       aligner match news.jsonl --src-lang fa --tgt-lang ar --index indexes/news -o out.tsv
       cat news.jsonl | aligner match - --model sentence-transformers/LaBSE
     """
-    docs = api.load_documents(inputs)
+    for path in (output, pairs_path):
+        check_output_path(path)  # before hours of work, not after
+    docs = api.load_documents(inputs, skip_bad=skip_bad, warn=warn)
     encoder = load_encoder(model, device=device, batch_size=batch_size)
     params = MatchParams(min_score=min_pair_score, candidates=candidates)
     result = api.match(docs, encoder, src_lang, tgt_lang, index=index_dir, params=params)
+    warn_empty(result.documents)
     segments = write_parallel_tsv(result.alignments, output)
     if pairs_path:
         write_pairs_tsv(result.pairs, pairs_path)
@@ -175,6 +222,7 @@ def match(
 )
 @click.option("--src-lang", default=None, help="Language of FILE_A (default: detected).")
 @click.option("--tgt-lang", default=None, help="Language of FILE_B (default: detected).")
+@skip_bad_option
 @model_options
 @handle_errors
 def align(
@@ -183,6 +231,7 @@ def align(
     output: str,
     src_lang: str | None,
     tgt_lang: str | None,
+    skip_bad: bool,
     model: str,
     device: str | None,
     batch_size: int | None,
@@ -197,22 +246,37 @@ def align(
                     fixtures/seeds/004_e5f69c90d0bd1dfa.txt -o pair.tsv
     """
     from dataclasses import replace
-    from pathlib import Path
 
-    doc_a = read_text_file(Path(file_a))
-    doc_b = read_text_file(Path(file_b))
+    check_output_path(output)
+    options = ReadOptions(skip_bad=skip_bad, warn=warn)
+    doc_a = _read_or_skip(Path(file_a), options)
+    doc_b = _read_or_skip(Path(file_b), options)
+    if doc_a is None or doc_b is None:
+        # --skip-bad: nothing to align, but a well-formed (empty) output all the same
+        write_parallel_tsv([], output)
+        warn("nothing aligned: an input was skipped")
+        return
     if doc_a.id == doc_b.id:
         doc_b = replace(doc_b, id=doc_b.id + "#2")
     doc_a = replace(doc_a, lang=src_lang) if src_lang else doc_a
     doc_b = replace(doc_b, lang=tgt_lang) if tgt_lang else doc_b
     encoder = load_encoder(model, device=device, batch_size=batch_size)
     alignment = api.align(doc_a, doc_b, encoder, AlignParams())
+    warn_empty([alignment.src, alignment.tgt])
     segments = write_parallel_tsv([alignment], output)
     click.echo(
         f"aligner: {len(alignment.src.sentences)} + {len(alignment.tgt.sentences)} sentences, "
         f"{segments} segments written",
         err=True,
     )
+
+
+def _read_or_skip(path: Path, options: ReadOptions) -> Document | None:
+    try:
+        return read_text_file(path)
+    except InputError as error:
+        options.problem(error)  # raises unless --skip-bad
+        return None
 
 
 if __name__ == "__main__":  # pragma: no cover
