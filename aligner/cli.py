@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -49,6 +51,12 @@ def handle_errors(command: F) -> F:
             if debug:
                 raise
             _fail(str(exc), exc.exit_code)
+        except BrokenPipeError:
+            # `aligner match ... | head`: the reader has all it wanted; no message, and no
+            # second error when Python flushes stdout on exit.
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_FAILURE)
         except KeyboardInterrupt:
             if debug:
                 raise
@@ -116,6 +124,10 @@ def main(debug: bool) -> None:
       aligner match fixtures/seeds/ -o parallel.tsv --pairs pairs.tsv
       aligner match fa.jsonl ar.jsonl --src-lang fa --tgt-lang ar -o corpus.tsv
       aligner align report.fa.txt report.ar.txt
+
+    \b
+    Exit codes: 0 success, 1 failure (e.g. output not writable), 2 usage error,
+    3 bad index, 4 bad input (see docs/errors.md).
     """
 
 

@@ -293,6 +293,8 @@ def _stdin_text() -> io.StringIO:
 def read_bytes(path: Path) -> bytes:
     """A regular file's bytes; devices and pipes are refused (/dev/zero would never end)."""
     try:
+        if not path.exists():
+            raise InputError(f"{path}: no such file")
         if not path.is_file():
             raise InputError(f"{path}: not a regular file")
         return path.read_bytes()

@@ -552,6 +552,21 @@ def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(seeds_dir
     assert isinstance(result.exception, RuntimeError)
 
 
+def test_a_closed_pipe_ends_quietly(seeds_dir, monkeypatch):
+    def closed(*args, **kwargs):
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+    monkeypatch.setattr("aligner.cli.write_parallel_tsv", closed)
+    result = cli("match", str(seeds_dir), "-m", ENCODER)
+    assert result.exit_code == EXIT_FAILURE and "error" not in result.output
+
+
+def test_a_missing_file_for_align_is_named(tmp_path):
+    (tmp_path / "b.txt").write_text(FA, encoding="utf-8")
+    result = cli("align", str(tmp_path / "nope.txt"), str(tmp_path / "b.txt"))
+    assert "nope.txt: no such file" in one_error_line(result, EXIT_INPUT)
+
+
 def test_usage_errors_keep_click_exit_2():
     assert cli("match").exit_code == 2
     assert cli("align", "only-one.txt").exit_code == 2
