@@ -24,7 +24,13 @@ from hypothesis import strategies as st
 from aligner import api
 from aligner.align import AlignParams
 from aligner.cli import main
-from aligner.errors import EXIT_FAILURE, EXIT_INPUT, InputError, NotTextError
+from aligner.errors import (
+    EXIT_FAILURE,
+    EXIT_INPUT,
+    EXIT_INTERRUPTED,
+    InputError,
+    NotTextError,
+)
 from aligner.export import (
     PARALLEL_COLUMNS,
     atomic_output,
@@ -550,6 +556,14 @@ def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(seeds_dir
     assert "internal error (RuntimeError: something unexpected)" in line and "--debug" in line
     result = cli("--debug", "match", str(seeds_dir), "-m", ENCODER)
     assert isinstance(result.exception, RuntimeError)
+
+
+def test_ctrl_c_is_one_line_and_exit_130(seeds_dir, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(api, "match", interrupted)
+    assert "interrupted" in one_error_line(cli("match", str(seeds_dir)), EXIT_INTERRUPTED)
 
 
 def test_a_closed_pipe_ends_quietly(seeds_dir, monkeypatch):
