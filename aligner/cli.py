@@ -51,6 +51,8 @@ def handle_errors(command: F) -> F:
             if debug:
                 raise
             _fail(str(exc), exc.exit_code)
+        except click.ClickException:
+            raise  # click prints usage errors itself (exit 2)
         except BrokenPipeError:
             # `aligner match ... | head`: the reader has all it wanted; no message, and no
             # second error when Python flushes stdout on exit.
@@ -204,6 +206,8 @@ def match(
       aligner match news.jsonl --src-lang fa --tgt-lang ar --index indexes/news -o out.tsv
       cat news.jsonl | aligner match - --model sentence-transformers/LaBSE
     """
+    if pairs_path and output != "-" and Path(pairs_path).resolve() == Path(output).resolve():
+        raise click.BadParameter("must not be the --output file", param_hint="--pairs")
     for path in (output, pairs_path):
         check_output_path(path)  # before hours of work, not after
     docs = api.load_documents(inputs, skip_bad=skip_bad, warn=warn)

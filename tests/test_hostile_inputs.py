@@ -334,6 +334,12 @@ def test_an_integer_id_is_accepted_as_a_string(tmp_path):
     assert read_documents([path])[0].id == "7"
 
 
+def test_duplicate_ids_within_a_file_never_overwrite(tmp_path):
+    path = jsonl(tmp_path, "one.jsonl", GOOD, json.dumps({"id": "a", "text": AR}))
+    with pytest.raises(InputError, match=rf"{path}:2: duplicate document id 'a' .*{path}:1"):
+        read_documents([path])
+
+
 def test_duplicate_ids_across_inputs_never_overwrite(tmp_path):
     first = jsonl(tmp_path, "one.jsonl", GOOD)
     second = jsonl(tmp_path, "two.jsonl", json.dumps({"id": "a", "text": AR}))
@@ -581,8 +587,11 @@ def test_a_missing_file_for_align_is_named(tmp_path):
     assert "nope.txt: no such file" in one_error_line(result, EXIT_INPUT)
 
 
-def test_usage_errors_keep_click_exit_2():
+def test_usage_errors_keep_click_exit_2(tmp_path):
     assert cli("match").exit_code == 2
+    out = str(tmp_path / "same.tsv")
+    result = cli("match", str(tmp_path), "-o", out, "--pairs", out)
+    assert result.exit_code == 2 and "--pairs" in result.output
     assert cli("align", "only-one.txt").exit_code == 2
 
 
