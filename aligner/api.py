@@ -20,6 +20,7 @@ from aligner.index import DocumentIndex, IndexError_, content_hash
 from aligner.match import EmbeddedCorpus, MatchParams, embed_corpus, match_documents
 from aligner.prepare import prepare_document, prepare_documents
 from aligner.readers import ReadOptions, Warn, read_documents
+from aligner.resources import check_embedding_memory
 from aligner.types import Alignment, Document, DocumentPair, PreparedDocument
 
 
@@ -70,6 +71,9 @@ def match(
         # Refuse a mismatched index before any work is done.
         existing = DocumentIndex.load(index)
         existing.check_encoder(model.identity, where=str(index))
+    check_embedding_memory(
+        sum(len(d.sentences) for d in prepared), model.dim, align_params.max_group
+    )
     corpus = embed_corpus(prepared, model, align_params.max_group)
     pairs = match_documents(
         prepared, model, src_lang, tgt_lang, params, align_params, corpus=corpus
@@ -111,6 +115,8 @@ def align(
     model = _as_encoder(encoder)
     src_doc, tgt_doc = _as_prepared([src, tgt])
     params = params or AlignParams()
+    sentences = len(src_doc.sentences) + len(tgt_doc.sentences)
+    check_embedding_memory(sentences, model.dim, params.max_group)
     corpus = embed_corpus([src_doc, tgt_doc], model, params.max_group)
     links = align_embeddings(corpus.sides[src_doc.id], corpus.sides[tgt_doc.id], params)
     return Alignment(src_doc, tgt_doc, tuple(links))

@@ -263,6 +263,28 @@ def test_a_20_megabyte_document_is_read_and_prepared_in_linear_time(tmp_path):
     assert elapsed < 60, f"{elapsed:.1f} s for 20 MB"
 
 
+def test_work_that_cannot_fit_in_memory_is_refused_with_a_clear_message(tmp_path, monkeypatch):
+    # A 20 MB document has ~200,000 sentences: ~30 GB of window vectors with the default
+    # encoder. Without the check the kernel kills the process without a word.
+    monkeypatch.setattr("aligner.resources.available_memory", lambda: 50 * 2**20)
+    (tmp_path / "a.txt").write_text((FA + "\n") * 200, encoding="utf-8")
+    (tmp_path / "b.txt").write_text(FA, encoding="utf-8")
+    out = tmp_path / "out.tsv"
+    result = cli("align", str(tmp_path / "a.txt"), str(tmp_path / "b.txt"), "-o", str(out))
+    line = one_error_line(result, EXIT_FAILURE)
+    assert "sentences in all; embedding them needs about" in line and "builtin:1024" in line
+    assert not out.exists()
+    result = cli("match", str(tmp_path), "-m", "builtin:64")  # small enough: runs
+    assert result.exit_code == 0, result.output
+
+
+def test_memory_estimate_of_a_20_megabyte_document():
+    from aligner.resources import embedding_bytes
+
+    assert embedding_bytes(226_000, 4096, 3) > 25 * 2**30
+    assert embedding_bytes(226_000, 1024, 3) < 10 * 2**30
+
+
 def test_a_megabyte_line_without_punctuation_aligns(tmp_path):
     words = FA.replace(".", "").split()
     line = " ".join(words[i % len(words)] for i in range(130_000))
