@@ -51,8 +51,8 @@ def handle_errors(command: F) -> F:
             if debug:
                 raise
             _fail(str(exc), exc.exit_code)
-        except click.ClickException:
-            raise  # click prints usage errors itself (exit 2)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # click reports these itself (usage errors: exit 2)
         except BrokenPipeError:
             # `aligner match ... | head`: the reader has all it wanted; no message, and no
             # second error when Python flushes stdout on exit.

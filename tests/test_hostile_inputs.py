@@ -609,6 +609,13 @@ def test_a_missing_file_for_align_is_named(tmp_path):
     assert "nope.txt: no such file" in one_error_line(result, EXIT_INPUT)
 
 
+@pytest.mark.parametrize("model", ["builtin:100", "builtin:wide", "builtin:-4"])
+def test_a_mistyped_builtin_model_is_a_clear_error(seeds_dir, model):
+    line = one_error_line(cli("match", str(seeds_dir), "-m", model), EXIT_FAILURE)
+    assert f"--model {model}: expected 'builtin' or 'builtin:DIM'" in line
+    assert "internal error" not in line
+
+
 def test_usage_errors_keep_click_exit_2(tmp_path):
     assert cli("match").exit_code == 2
     out = str(tmp_path / "same.tsv")
