@@ -25,7 +25,8 @@ from aligner.match import (
     same_event_score,
 )
 from aligner.prepare import prepare_document, prepare_documents
-from aligner.readers import read_documents
+from aligner.readers import ReadOptions, Warn, read_documents
+from aligner.resources import check_embedding_memory
 from aligner.types import Alignment, Document, DocumentPair, PreparedDocument
 
 
@@ -41,9 +42,14 @@ class MatchResult:
         return [pair.alignment for pair in self.pairs]
 
 
-def load_documents(inputs: Iterable[str | Path]) -> list[Document]:
-    """Read files, folders, JSONL, CSV/TSV (see `aligner.readers`)."""
-    return read_documents(inputs)
+def load_documents(
+    inputs: Iterable[str | Path], skip_bad: bool = False, warn: Warn | None = None
+) -> list[Document]:
+    """Read files, folders, JSONL, CSV/TSV (see `aligner.readers`). A bad file or record
+    raises `InputError`, or with `skip_bad` is skipped and reported through `warn` (default:
+    the "aligner" logger)."""
+    options = ReadOptions(skip_bad=skip_bad, **({"warn": warn} if warn else {}))
+    return read_documents(inputs, options)
 
 
 def _as_encoder(encoder: Encoder | str | None) -> Encoder:
@@ -73,6 +79,9 @@ def match(
         # Refuse a mismatched index before any work is done.
         existing = DocumentIndex.load(index)
         existing.check_encoder(model.identity, where=str(index))
+    check_embedding_memory(
+        sum(len(d.sentences) for d in prepared), model.dim, align_params.max_group
+    )
     corpus = embed_corpus(prepared, model, align_params.max_group)
     pairs = match_documents(
         prepared, model, src_lang, tgt_lang, params, align_params, corpus=corpus
@@ -125,6 +134,8 @@ def align_pair(
     model = _as_encoder(encoder)
     src_doc, tgt_doc = _as_prepared([src, tgt])
     params = params or AlignParams()
+    sentences = len(src_doc.sentences) + len(tgt_doc.sentences)
+    check_embedding_memory(sentences, model.dim, params.max_group)
     corpus = embed_corpus([src_doc, tgt_doc], model, params.max_group)
     links = align_embeddings(corpus.sides[src_doc.id], corpus.sides[tgt_doc.id], params)
     alignment = Alignment(src_doc, tgt_doc, tuple(links))

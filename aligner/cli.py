@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -12,24 +15,34 @@ import click
 from aligner import api
 from aligner.align import AlignParams
 from aligner.encoders import load_encoder
-from aligner.errors import AlignerError
-from aligner.export import atomic_output, write_pairs_tsv
+from aligner.errors import EXIT_FAILURE, EXIT_INTERRUPTED, AlignerError, InputError
+from aligner.export import atomic_output, check_output_path, write_pairs_tsv
 from aligner.formats import FORMATS, filter_links, format_for, write_parallel
 from aligner.match import MatchParams, language_pairs
-from aligner.readers import read_text_file
+from aligner.readers import ReadOptions, read_text_file
 from aligner.report import render_report, review_pairs
+from aligner.types import Document, PreparedDocument
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _one_line(message: str) -> str:
+    # A message quotes file names and record values: keep it on one line whatever they hold.
+    return " ".join(message.split())
+
+
 def _fail(message: str, code: int) -> None:
-    click.echo(f"aligner: error: {message}", err=True)
+    click.echo(f"aligner: error: {_one_line(message)}", err=True)
     sys.exit(code)
 
 
+def warn(message: str) -> None:
+    click.echo(f"aligner: warning: {_one_line(message)}", err=True)
+
+
 def handle_errors(command: F) -> F:
-    """Turn known errors into one clear line and a non-zero exit (a traceback only with
-    --debug)."""
+    """Turn every error into one clear line and a non-zero exit (see docs/errors.md); a
+    traceback only with --debug."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -40,12 +53,51 @@ def handle_errors(command: F) -> F:
             if debug:
                 raise
             _fail(str(exc), exc.exit_code)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # click reports these itself (usage errors: exit 2)
+        except BrokenPipeError:
+            # `aligner match ... | head`: the reader has all it wanted; no message, and no
+            # second error when Python flushes stdout on exit.
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_FAILURE)
+        except KeyboardInterrupt:
+            if debug:
+                raise
+            _fail("interrupted; no output file was replaced", EXIT_INTERRUPTED)
         except (OSError, MemoryError) as exc:
             if debug:
                 raise
-            _fail(f"{type(exc).__name__}: {exc}", 1)
+            _fail(f"{type(exc).__name__}: {exc}", EXIT_FAILURE)
+        except Exception as exc:
+            if debug:
+                raise
+            _fail(
+                f"internal error ({type(exc).__name__}: {exc}); "
+                "run again with --debug for the traceback and report it",
+                EXIT_FAILURE,
+            )
 
     return wrapper  # type: ignore[return-value]
+
+
+def skip_bad_option(command: F) -> F:
+    return click.option(
+        "--skip-bad", is_flag=True,
+        help="Skip unreadable files and bad records (malformed JSON, missing text, "
+        "duplicate ids, unknown encodings) with a warning instead of stopping.",
+    )(command)  # fmt: skip
+
+
+def warn_empty(docs: list[PreparedDocument]) -> None:
+    """Documents without a sentence cannot match or align: say so instead of staying silent."""
+    empty = [d.id for d in docs if not d.sentences]
+    if empty:
+        shown = ", ".join(empty[:5]) + (", ..." if len(empty) > 5 else "")
+        warn(
+            f"{len(empty)} document(s) have no sentences (empty, whitespace only, or only "
+            f"boilerplate or symbols): {shown}"
+        )
 
 
 def model_options(command: F) -> F:
@@ -104,11 +156,8 @@ def matching_options(command: F) -> F:
 
 def _check_folders(*paths: str | None) -> None:
     """Fail before any work when an output cannot be written (not after minutes of it)."""
-    from pathlib import Path
-
     for path in paths:
-        if path and path != "-" and not Path(path).parent.exists():
-            raise AlignerError(f"{path}: folder {Path(path).parent} does not exist")
+        check_output_path(path)
 
 
 def _summary(
@@ -174,6 +223,10 @@ def main(debug: bool) -> None:
       aligner match fixtures/seeds/ -o parallel.tsv --pairs pairs.tsv
       aligner match fa.jsonl ar.jsonl --src-lang fa --tgt-lang ar -o corpus.tsv
       aligner align report.fa.txt report.ar.txt
+
+    \b
+    Exit codes: 0 success, 1 failure (e.g. output not writable), 2 usage error,
+    3 bad index, 4 bad input (see docs/errors.md).
     """
 
 
@@ -201,6 +254,7 @@ def main(debug: bool) -> None:
 )
 @matching_options
 @output_options
+@skip_bad_option
 @model_options
 @handle_errors
 def match(
@@ -215,6 +269,7 @@ def match(
     fmt: str | None,
     min_score: float,
     html_path: str | None,
+    skip_bad: bool,
     model: str,
     device: str | None,
     batch_size: int | None,
@@ -241,11 +296,14 @@ def match(
       aligner match fixtures/seeds/ --format moses -o corpus --min-score 0.7
       cat news.jsonl | aligner match - --model sentence-transformers/LaBSE
     """
-    _check_folders(output, pairs_path, html_path)
-    docs = api.load_documents(inputs)
+    if pairs_path and output != "-" and Path(pairs_path).resolve() == Path(output).resolve():
+        raise click.BadParameter("must not be the --output file", param_hint="--pairs")
+    _check_folders(output, pairs_path, html_path)  # before hours of work, not after
+    docs = api.load_documents(inputs, skip_bad=skip_bad, warn=warn)
     encoder = load_encoder(model, device=device, batch_size=batch_size)
     params = MatchParams(min_score=min_pair_score, candidates=candidates)
     result = api.match(docs, encoder, src_lang, tgt_lang, index=index_dir, params=params)
+    warn_empty(result.documents)
     # Names Moses files when no segment was found: the language pair that was matched.
     matched = language_pairs(result.documents, src_lang, tgt_lang)
     meta = _run_meta(inputs, model, len(docs), len(result.pairs))
@@ -270,6 +328,7 @@ def match(
 @click.option("--src-lang", default=None, help="Language of FILE_A (default: detected).")
 @click.option("--tgt-lang", default=None, help="Language of FILE_B (default: detected).")
 @output_options
+@skip_bad_option
 @model_options
 @handle_errors
 def align(
@@ -281,6 +340,7 @@ def align(
     fmt: str | None,
     min_score: float,
     html_path: str | None,
+    skip_bad: bool,
     model: str,
     device: str | None,
     batch_size: int | None,
@@ -295,11 +355,16 @@ def align(
                     fixtures/seeds/004_e5f69c90d0bd1dfa.txt -o pair.tsv
     """
     from dataclasses import replace
-    from pathlib import Path
 
     _check_folders(output, html_path)
-    doc_a = read_text_file(Path(file_a))
-    doc_b = read_text_file(Path(file_b))
+    options = ReadOptions(skip_bad=skip_bad, warn=warn)
+    doc_a = _read_or_skip(Path(file_a), options)
+    doc_b = _read_or_skip(Path(file_b), options)
+    if doc_a is None or doc_b is None:
+        # --skip-bad: nothing to align, but a well-formed (empty) output all the same
+        write_parallel([], output, format_for(output, fmt), None)
+        warn("nothing aligned: an input was skipped")
+        return
     if doc_a.id == doc_b.id:
         doc_b = replace(doc_b, id=doc_b.id + "#2")
     doc_a = replace(doc_a, lang=src_lang) if src_lang else doc_a
@@ -307,6 +372,7 @@ def align(
     encoder = load_encoder(model, device=device, batch_size=batch_size)
     result = api.align_pair(doc_a, doc_b, encoder, AlignParams())
     src, tgt = result.documents
+    warn_empty([src, tgt])
     meta = _run_meta((file_a, file_b), model, 2, 1)
     written, filtered = _write_outputs(
         result, output, fmt, min_score, html_path, (src.lang, tgt.lang), meta
@@ -335,12 +401,14 @@ def align(
     help="Mark segments below this link score as not exported.",
 )
 @matching_options
+@skip_bad_option
 @model_options
 @handle_errors
 def report(
     inputs: tuple[str, ...],
     output: str,
     min_score: float,
+    skip_bad: bool,
     src_lang: str | None,
     tgt_lang: str | None,
     min_pair_score: float,
@@ -362,7 +430,7 @@ def report(
       aligner report fixtures/seeds/ -o report.html
     """
     _check_folders(output)
-    docs = api.load_documents(inputs)
+    docs = api.load_documents(inputs, skip_bad=skip_bad, warn=warn)
     encoder = load_encoder(model, device=device, batch_size=batch_size)
     params = MatchParams(min_score=min_pair_score, candidates=candidates)
     result = api.match(docs, encoder, src_lang, tgt_lang, params=params)
@@ -373,6 +441,14 @@ def report(
         f"{segments} segments shown; review page written to {output}",
         err=True,
     )
+
+
+def _read_or_skip(path: Path, options: ReadOptions) -> Document | None:
+    try:
+        return read_text_file(path)
+    except InputError as error:
+        options.problem(error)  # raises unless --skip-bad
+        return None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -40,6 +40,20 @@ def _temp_beside(target: Path) -> tuple[int, str]:
     return fd, temp_name
 
 
+def check_output_path(path: str | Path | None) -> None:
+    """Fail before any work is done when `path` cannot be written: its folder is missing,
+    it is a folder itself, or the folder is read-only."""
+    if path is None or str(path) == "-":
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise AlignerError(f"{target}: is a folder, not a file")
+    if not target.parent.is_dir():
+        raise AlignerError(f"{target}: folder {target.parent} does not exist")
+    if not os.access(target.parent, os.W_OK):
+        raise AlignerError(f"{target}: folder {target.parent} is not writable")
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | Path | None) -> Iterator[IO[str]]:
     """A text handle for `path` ("-" or None: standard output) that only replaces the file
@@ -49,8 +63,7 @@ def atomic_output(path: str | Path | None) -> Iterator[IO[str]]:
         sys.stdout.flush()
         return
     target = Path(path)
-    if not target.parent.exists():
-        raise AlignerError(f"{target}: folder {target.parent} does not exist")
+    check_output_path(target)
     try:
         fd, temp_name = _temp_beside(target)
     except OSError as exc:
@@ -77,10 +90,7 @@ def atomic_outputs(paths: Sequence[str | Path]) -> Iterator[list[IO[str]]]:
     corpus): none of them is replaced until all of them were written completely."""
     targets = [Path(p) for p in paths]
     for target in targets:
-        if not target.parent.exists():
-            raise AlignerError(f"{target}: folder {target.parent} does not exist")
-        if target.is_dir():
-            raise AlignerError(f"{target}: is a folder")
+        check_output_path(target)
     temps: list[str] = []
     handles: list[IO[str]] = []
     try:

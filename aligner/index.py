@@ -7,7 +7,9 @@ Layout of an index folder (see indexes/README.md):
     vectors.<lang>.faiss one FAISS index per language; FAISS ids are the SQLite row ids
 
 Nothing is ever unpickled. A folder whose manifest is missing, unreadable, of another format
-version, or made by another encoder is refused with a message that says which.
+version, or made by another encoder is refused with a message that says which. The manifest
+records the size and SHA-256 of every other file, checked before anything is read, so a
+truncated, overwritten or swapped file is refused instead of giving wrong answers.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -29,9 +32,11 @@ import numpy as np
 from aligner.errors import IndexError_
 
 FORMAT = "aligner-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the manifest lists "files" with sizes and SHA-256 checksums
 MANIFEST = "manifest.json"
 DATABASE = "documents.sqlite"
+# Language codes become file names (vectors.<lang>.faiss): nothing that could leave the folder.
+_LANG_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 def content_hash(text: str) -> str:
@@ -157,6 +162,15 @@ class DocumentIndex:
         """Write the index atomically: a complete new folder replaces the old one, so an
         interrupted save leaves the previous index intact."""
         folder = Path(folder)
+        if folder.is_dir() and any(folder.iterdir()) and not (folder / MANIFEST).is_file():
+            # Saving replaces the whole folder: never do that to a folder that holds
+            # something else (a mistyped --index pointing at a home or data folder).
+            raise IndexError_(
+                f"{folder}: not an aligner index and not empty; refusing to replace it"
+            )
+        for lang in self._faiss:
+            if not _LANG_NAME.fullmatch(lang):
+                raise IndexError_(f"language code {lang!r} cannot name an index file")
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
         try:
@@ -171,6 +185,7 @@ class DocumentIndex:
                 "documents": len(self),
                 "languages": self.languages(),
                 "next_row": self._next_row,
+                "files": file_checksums(staging, sorted(p.name for p in staging.iterdir())),
             }
             (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
             _replace_folder(staging, folder)
@@ -188,7 +203,7 @@ class DocumentIndex:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
             raise IndexError_(f"{folder}: not an aligner index (no {MANIFEST})") from exc
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad UTF-8 or JSON
             raise IndexError_(f"{folder}: damaged index ({MANIFEST} unreadable: {exc})") from exc
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise IndexError_(f"{folder}: not an aligner index ({MANIFEST} has another format)")
@@ -198,10 +213,24 @@ class DocumentIndex:
                 f"reads version {FORMAT_VERSION}; rebuild the index"
             )
         try:
+            if not isinstance(manifest["encoder"], dict):
+                raise TypeError(f"encoder is {manifest['encoder']!r:.40}")
+            languages = dict(manifest["languages"])
+            expected_docs = int(manifest["documents"])
             index = cls(manifest["encoder"], int(manifest["dim"]))
             index._next_row = int(manifest["next_row"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise IndexError_(
+                f"{folder}: damaged index ({MANIFEST} is incomplete: {exc!r})"
+            ) from exc
+        bad = [lang for lang in languages if not _LANG_NAME.fullmatch(str(lang))]
+        if bad:
+            raise IndexError_(f"{folder}: damaged index ({MANIFEST} names languages {bad})")
+        required = {DATABASE, *(f"vectors.{lang}.faiss" for lang in languages)}
+        verify_checksums(folder, manifest.get("files"), required)
+        try:
             docs = _read_database(folder / DATABASE)
-            for lang in manifest["languages"]:
+            for lang in languages:
                 path = folder / f"vectors.{lang}.faiss"
                 index._faiss[lang] = faiss.read_index(str(path))
         except IndexError_:
@@ -211,15 +240,72 @@ class DocumentIndex:
         for doc in docs:
             index._docs[doc.row] = doc
             index._by_id[doc.id] = doc.row
-        counts = {lang: 0 for lang in index._faiss}
-        for doc in docs:
-            counts[doc.lang] = counts.get(doc.lang, 0) + 1
-        if counts != index.languages() or len(docs) != manifest["documents"]:
-            raise IndexError_(
-                f"{folder}: damaged index (vector and document counts disagree: "
-                f"{index.languages()} vs {counts})"
-            )
+        _check_consistency(folder, index, docs, expected_docs)
         return index
+
+
+def file_checksums(folder: Path, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Size and SHA-256 of each named file in `folder`, for the manifest."""
+    return {
+        name: {"bytes": (folder / name).stat().st_size, "sha256": _sha256(folder / name)}
+        for name in names
+    }
+
+
+def verify_checksums(folder: Path, files: Any, required: set[str]) -> None:
+    """Refuse an index whose files are missing, cut short or changed since it was saved."""
+    if not isinstance(files, dict) or not all(isinstance(v, dict) for v in files.values()):
+        raise IndexError_(f"{folder}: damaged index ({MANIFEST} lists no file checksums)")
+    unlisted = sorted(required - set(files))
+    if unlisted:
+        raise IndexError_(f"{folder}: damaged index ({MANIFEST} has no checksum for {unlisted})")
+    for name, expected in sorted(files.items()):
+        path = folder / name
+        if Path(name).name != name or not path.is_file():
+            raise IndexError_(f"{folder}: damaged index ({name} is missing)")
+        size = path.stat().st_size
+        if size != expected.get("bytes"):
+            raise IndexError_(
+                f"{folder}: damaged index ({name} has {size} bytes, {expected.get('bytes')} "
+                "were saved: truncated or overwritten)"
+            )
+        if _sha256(path) != expected.get("sha256"):
+            raise IndexError_(f"{folder}: damaged index ({name} does not match its checksum)")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_consistency(
+    folder: Path, index: DocumentIndex, docs: list[IndexedDocument], expected_docs: int
+) -> None:
+    """The vectors and the document table must describe the same documents."""
+    for lang, vectors in index._faiss.items():
+        if vectors.d != index.dim:
+            raise IndexError_(
+                f"{folder}: damaged index (vectors.{lang}.faiss has dimension {vectors.d}, "
+                f"the manifest says {index.dim})"
+            )
+        id_map = getattr(vectors, "id_map", None)
+        rows = set(faiss.vector_to_array(id_map).tolist()) if id_map is not None else None
+        if rows != {d.row for d in docs if d.lang == lang}:
+            raise IndexError_(
+                f"{folder}: damaged index (vectors.{lang}.faiss and {DATABASE} list "
+                "different documents)"
+            )
+    counts: dict[str, int] = {lang: 0 for lang in index._faiss}
+    for doc in docs:
+        counts[doc.lang] = counts.get(doc.lang, 0) + 1
+    if counts != index.languages() or len(docs) != expected_docs:
+        raise IndexError_(
+            f"{folder}: damaged index (vector and document counts disagree: "
+            f"{index.languages()} vs {counts})"
+        )
 
 
 def _describe(identity: dict[str, Any]) -> str:
@@ -245,7 +331,8 @@ def _write_database(path: Path, docs: Sequence[IndexedDocument]) -> None:
 def _read_database(path: Path) -> list[IndexedDocument]:
     if not path.is_file():
         raise IndexError_(f"{path.parent}: damaged index (no {path.name})")
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    # as_uri() escapes "?" and "#" in the path, which a plain "file:" string would not
+    connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
         rows = connection.execute(
             "SELECT row, id, lang, content_hash, title, sentences FROM documents ORDER BY row"

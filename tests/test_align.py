@@ -24,6 +24,7 @@ S = [
     "شرکت هواپیمایی ملی پروازهای خود به اروپا را از سر گرفت.",
 ]
 JUNK = "کلیک کنید و در قرعه کشی هفتگی جایزه ببرید"
+ENCODER = BuiltinEncoder(dim=256)
 
 
 def run(src: list[str], tgt: list[str]) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
@@ -107,15 +108,39 @@ def test_cross_language_seed_pair_aligns_the_packed_sentence(seeds_dir):
     st.lists(st.sampled_from([*S, JUNK, "y"]), max_size=8),
 )
 def test_alignments_are_monotonic_disjoint_and_in_range(src, tgt):
-    links = run(src, tgt)
+    check_links(run(src, tgt), len(src), len(tgt))
+
+
+def check_links(links, n: int, m: int) -> None:
+    """Monotonic, contiguous, each sentence in at most one link, indices in range."""
     last_src = last_tgt = -1
     for link_src, link_tgt in links:
         assert link_src and link_tgt
         assert list(link_src) == list(range(link_src[0], link_src[-1] + 1))
         assert list(link_tgt) == list(range(link_tgt[0], link_tgt[-1] + 1))
         assert link_src[0] > last_src and link_tgt[0] > last_tgt
-        assert link_src[-1] < len(src) and link_tgt[-1] < len(tgt)
+        assert link_src[-1] < n and link_tgt[-1] < m
         last_src, last_tgt = link_src[-1], link_tgt[-1]
+
+
+# Random documents, empty ones included: lines of words from Persian, Arabic, Latin,
+# digits, punctuation and odd characters, through the whole prepare + align path.
+WORDS = [*" ".join(S).split(), "و", "في", "the", "۱۲۳", "😀", "你好。", "\u200f", "?!", ""]
+DOCUMENT = st.lists(st.lists(st.sampled_from(WORDS), max_size=12).map(" ".join), max_size=10).map(
+    "\n".join
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(DOCUMENT, DOCUMENT, st.sampled_from([None, AlignParams(full_cells=4)]))
+def test_random_documents_align_monotonically(src_text, tgt_text, params):
+    # full_cells=4 sends all but the tiniest pairs through the banded DP
+    result = align(Document("a", src_text), Document("b", tgt_text), ENCODER, params)
+    check_links(
+        [(link.src, link.tgt) for link in result.links],
+        len(result.src.sentences),
+        len(result.tgt.sentences),
+    )
 
 
 @pytest.mark.parametrize("text", ["", "   ", "کلمه"])

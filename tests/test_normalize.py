@@ -1,4 +1,4 @@
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aligner.normalize import clean_for_export, normalize
@@ -40,6 +40,25 @@ def test_clean_for_export_removes_line_breaking_characters():
 
 @given(st.text())
 def test_normalize_is_idempotent(text):
+    once = normalize(text)
+    assert normalize(once) == once
+
+
+# Arabic-script blocks, presentation forms, combining marks, digits and controls: where
+# folding, NFKC and casefold interact.
+ARABIC_HEAVY = st.text(
+    alphabet=st.one_of(
+        st.characters(min_codepoint=0x0600, max_codepoint=0x06FF),
+        st.characters(min_codepoint=0xFB50, max_codepoint=0xFEFF),
+        st.characters(min_codepoint=0x0300, max_codepoint=0x036F),
+        st.sampled_from(list("\u200c\u200f\u202e\u00a0\t\n\x00 «»İßﬁ")),
+    )
+)
+
+
+@settings(max_examples=500)
+@given(ARABIC_HEAVY)
+def test_normalize_is_idempotent_on_arabic_script(text):
     once = normalize(text)
     assert normalize(once) == once
 

@@ -1,9 +1,11 @@
-import itertools
+from itertools import pairwise
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aligner.prepare import prepare_document
 from aligner.segment import split_sentences
+from aligner.types import Document
 
 
 def sentences(text: str) -> list[str]:
@@ -60,4 +62,35 @@ def test_segmentation_loses_no_characters(text):
     covered = "".join(text[s:e] for s, e in spans)
     assert covered.replace(" ", "") == "".join(text.split())
     assert all(s < e for s, e in spans)
-    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
+    assert all(a[1] <= b[0] for a, b in pairwise(spans))
+
+
+def check_spans_cover(text: str, spans: list[tuple[int, int]]) -> None:
+    """Spans are in order, non-empty, and together hold every non-space character."""
+    assert all(0 <= s < e <= len(text) for s, e in spans)
+    assert all(a[1] <= b[0] for a, b in pairwise(spans))
+    covered = "".join(text[s:e] for s, e in spans)
+    assert "".join(covered.split()) == "".join(text.split())
+
+
+@settings(max_examples=300)
+@given(st.text())
+def test_segmentation_of_any_text_loses_no_characters(text):
+    check_spans_cover(text, split_sentences(text))
+
+
+@settings(max_examples=100)
+@given(st.text(alphabet=st.sampled_from(list('ab .?\n«»"')), min_size=50), st.integers(4, 40))
+def test_cutting_long_sentences_loses_no_characters(text, max_chars):
+    spans = split_sentences(text, max_chars=max_chars)
+    check_spans_cover(text, spans)
+    assert all(e - s <= max_chars for s, e in spans)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=300))
+def test_prepared_sentences_are_spans_of_the_original_text(text):
+    doc = prepare_document(Document("d", text))
+    assert [s.index for s in doc.sentences] == list(range(len(doc.sentences)))
+    assert all(doc.doc.text[s.start : s.end] == s.text and s.norm for s in doc.sentences)
+    assert all(a.end <= b.start for a, b in pairwise(doc.sentences))
