@@ -3,8 +3,8 @@
 In the vecalign/bertalign family: every candidate segment (1 to 3 consecutive sentences on
 either side) is embedded as one text, so a long Arabic sentence that packs three Persian
 sentences is compared with the three Persian sentences *together*. A link's gain is its
-hubness-corrected similarity (margin over each side's typical nearest neighbours, as in
-LASER mining), in units of the background spread, less a threshold; sentences with no
+similarity as a z-score against unrelated segments of the same shape, less a threshold and
+a penalty for lengths that do not fit; sentences with no
 counterpart are skipped at no gain. The DP maximises total gain, so a link is only made where
 it is better than leaving both sides unaligned.
 
@@ -39,8 +39,6 @@ class AlignParams:
     two_two_penalty: float = 6.0  # 2-2 links: a moved boundary is rarer than a merge
     length_weight: float = 0.5  # weight of the squared length-ratio mismatch
     length_spread: float = 0.3  # typical |log length ratio| of a translation pair
-    neighbours: int = 4  # k of the k-nearest-neighbour margin
-    margin_weight: float = 0.0  # how much of the neighbourhood mean is subtracted (0..1)
     full_cells: int = 4_000_000  # n*m above which the DP runs in a band
     band_width: int = 30  # half-width of the band, in sentences (grows with length)
     max_group: int = 3
@@ -52,12 +50,10 @@ class AlignParams:
 @dataclass
 class SideEmbeddings:
     """One document's sentences as the aligner needs them: embeddings of every window of
-    1..max_group consecutive sentences, window lengths, and each sentence's background
-    (mean similarity to its nearest other-language neighbours)."""
+    1..max_group consecutive sentences, and the windows' lengths."""
 
     windows: list[np.ndarray]  # windows[k-1][i] = embedding of sentences i .. i+k-1
     lengths: list[np.ndarray]  # lengths[k-1][i] = characters in that window
-    background: np.ndarray | None = None  # per sentence; None = compute from the other side
 
     @property
     def size(self) -> int:
@@ -135,21 +131,6 @@ def recenter(vectors: np.ndarray, center: np.ndarray) -> np.ndarray:
     return (shifted / norms).astype(np.float32)
 
 
-def top_k_mean(query: np.ndarray, pool: np.ndarray, k: int, chunk: int = 1024) -> np.ndarray:
-    """For each query row, the mean of its k highest cosines with the pool rows."""
-    if len(query) == 0:
-        return np.zeros(0, dtype=np.float32)
-    if len(pool) == 0:
-        return np.zeros(len(query), dtype=np.float32)
-    k = max(1, min(k, len(pool)))
-    out = np.empty(len(query), dtype=np.float32)
-    for start in range(0, len(query), chunk):
-        sims = query[start : start + chunk] @ pool.T
-        top = np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:]
-        out[start : start + chunk] = top.mean(axis=1)
-    return out
-
-
 def pair_background(src: SideEmbeddings, tgt: SideEmbeddings) -> Background:
     """Background statistics estimated from the pair itself (when no corpus is at hand):
     the lower 80% of the sentence similarities are mostly unrelated pairs, the top holds
@@ -176,23 +157,10 @@ class _Scorer:
         self.src, self.tgt, self.params = src, tgt, params
         self.bg = background
         n, m = src.size, tgt.size
-        k = params.neighbours
-        self.r_src = (
-            src.background
-            if src.background is not None
-            else top_k_mean(src.windows[0], tgt.windows[0], k)
-        )
-        self.r_tgt = (
-            tgt.background
-            if tgt.background is not None
-            else top_k_mean(tgt.windows[0], src.windows[0], k)
-        )
         # Expected length ratio between the languages, from the whole pair.
         total_src = float(src.lengths[0].sum()) if n else 1.0
         total_tgt = float(tgt.lengths[0].sum()) if m else 1.0
         self.log_ratio = np.log((total_src + 1.0) / (total_tgt + 1.0))
-        self.r_windows_src = _window_means(self.r_src, params.max_group)
-        self.r_windows_tgt = _window_means(self.r_tgt, params.max_group)
         self.full: dict[tuple[int, int], np.ndarray] = {}
         if full:
             for a, b in params.link_types():
@@ -210,19 +178,15 @@ class _Scorer:
 
     def z_margin(self, a: int, b: int, i: int, j: int) -> float:
         sim = self.similarity(a, b, i, j)
-        hub = 0.5 * (self.r_windows_src[a - 1][i] + self.r_windows_tgt[b - 1][j])
         mean, std = self.bg.stats(a, b)
-        return float((sim - mean - self.params.margin_weight * hub) / std)
+        return float((sim - mean) / std)
 
     def _gains(self, a: int, b: int, rows: np.ndarray, js: np.ndarray | None) -> np.ndarray:
         src_w = self.src.windows[a - 1][rows]
         tgt_w = self.tgt.windows[b - 1] if js is None else self.tgt.windows[b - 1][js]
         sims = src_w @ tgt_w.T
-        r_src = self.r_windows_src[a - 1][rows][:, None]
-        r_tgt = self.r_windows_tgt[b - 1] if js is None else self.r_windows_tgt[b - 1][js]
-        hub = 0.5 * (r_src + r_tgt[None, :])
         mean, std = self.bg.stats(a, b)
-        margin = (sims - mean - self.params.margin_weight * hub) / std
+        margin = (sims - mean) / std
         len_src = self.src.lengths[a - 1][rows][:, None]
         len_tgt = self.tgt.lengths[b - 1] if js is None else self.tgt.lengths[b - 1][js]
         mismatch = np.abs(np.log((len_src + 20.0) / (len_tgt[None, :] + 20.0)) - self.log_ratio)
@@ -232,15 +196,6 @@ class _Scorer:
         per_sentence = margin - p.threshold - p.length_weight * (mismatch / p.length_spread) ** 2
         penalty = p.two_two_penalty if (a, b) == (2, 2) else p.group_penalty * (a + b - 2)
         return 0.5 * (a + b) * per_sentence - penalty
-
-
-def _window_means(values: np.ndarray, max_group: int) -> list[np.ndarray]:
-    cumulative = np.concatenate([[0.0], np.cumsum(values, dtype=np.float64)])
-    n = len(values)
-    return [
-        (cumulative[k : k + max(n - k + 1, 0)] - cumulative[: max(n - k + 1, 0)]) / k
-        for k in range(1, max_group + 1)
-    ]
 
 
 def align_embeddings(

@@ -15,8 +15,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 import faiss
 import numpy as np
@@ -29,7 +30,6 @@ from aligner.align import (
     background_from_samples,
     embed_side,
     recenter,
-    top_k_mean,
 )
 from aligner.encoders.base import Encoder, l2_normalize
 from aligner.langid import UNDETERMINED
@@ -47,14 +47,71 @@ class MatchParams:
     seed: int = 0
 
 
-@dataclass
 class EmbeddedCorpus:
-    """Every document's sentence windows, centred per language, and its document vector."""
+    """A corpus as matching needs it: one vector per document and the mean sentence vector of
+    each language, computed in one streaming pass, plus the sentence-window embeddings of a
+    document on demand (the aligner's input), kept in a small cache.
 
-    docs: dict[str, PreparedDocument]
-    sides: dict[str, SideEmbeddings]
-    doc_vectors: dict[str, np.ndarray]
-    centers: dict[str, np.ndarray] = field(default_factory=dict)
+    Holding every document's windows at once would take about a megabyte per news document;
+    computing them when a candidate pair is verified keeps memory bounded by the largest
+    document pair, whatever the size of the corpus."""
+
+    def __init__(
+        self,
+        docs: Sequence[PreparedDocument],
+        encoder: Encoder,
+        max_group: int,
+        doc_vectors: dict[str, np.ndarray],
+        centers: dict[str, np.ndarray],
+        cache_size: int = 256,
+    ) -> None:
+        self.docs = {d.id: d for d in docs}
+        self.encoder = encoder
+        self.max_group = max_group
+        self.doc_vectors = doc_vectors
+        self.centers = centers
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, SideEmbeddings] = OrderedDict()
+        self.sides = _SideView(self)
+
+    def side(self, doc_id: str) -> SideEmbeddings:
+        """The document's centred window embeddings (computed, or from the cache)."""
+        side = self._cache.get(doc_id)
+        if side is not None:
+            self._cache.move_to_end(doc_id)
+            return side
+        doc = self.docs[doc_id]
+        side = embed_side(doc.texts(), self.encoder, self.max_group)
+        center = self.centers.get(doc.lang)
+        if center is not None and side.size:
+            side.windows = [recenter(w, center) if len(w) else w for w in side.windows]
+        self._cache[doc_id] = side
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return side
+
+    def encode_centered(self, texts: list[str], lang: str) -> np.ndarray:
+        vectors = self.encoder.encode(texts)
+        center = self.centers.get(lang)
+        return recenter(vectors, center) if center is not None and len(vectors) else vectors
+
+
+class _SideView(Mapping[str, SideEmbeddings]):
+    """`corpus.sides[doc_id]`: a read-only mapping over the on-demand embeddings."""
+
+    def __init__(self, corpus: EmbeddedCorpus) -> None:
+        self._corpus = corpus
+
+    def __getitem__(self, doc_id: str) -> SideEmbeddings:
+        if doc_id not in self._corpus.docs:
+            raise KeyError(doc_id)
+        return self._corpus.side(doc_id)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._corpus.docs)
+
+    def __len__(self) -> int:
+        return len(self._corpus.docs)
 
 
 def language_pairs(
@@ -76,26 +133,51 @@ def language_pairs(
 
 
 def embed_corpus(
-    docs: Sequence[PreparedDocument], encoder: Encoder, max_group: int = 3
+    docs: Sequence[PreparedDocument],
+    encoder: Encoder,
+    max_group: int = 3,
+    batch_sentences: int = 8192,
 ) -> EmbeddedCorpus:
-    """Embed all documents; centre each language on its mean sentence vector."""
-    sides = {doc.id: embed_side(doc.texts(), encoder, max_group) for doc in docs}
-    centers: dict[str, np.ndarray] = {}
-    for lang in {doc.lang for doc in docs}:
-        vectors = [sides[d.id].windows[0] for d in docs if d.lang == lang and sides[d.id].size]
-        if vectors:
-            centers[lang] = np.concatenate(vectors).mean(axis=0)
+    """One pass over all sentences, in batches: each language's mean sentence vector (its
+    centre) and each document's vector (its mean sentence vector, centred)."""
+    sums: dict[str, np.ndarray] = {}
+    counts: dict[str, int] = {}
+    doc_sums: dict[str, np.ndarray] = {}
+    batch: list[str] = []
+    runs: list[tuple[str, int]] = []  # (document, first row in batch): documents are contiguous
+
+    def flush() -> None:
+        if not batch:
+            return
+        vectors = encoder.encode(batch)
+        totals = np.add.reduceat(vectors, [start for _, start in runs], axis=0)
+        for (doc_id, _), total in zip(runs, totals):
+            doc_sums[doc_id] = doc_sums[doc_id] + total if doc_id in doc_sums else total
+        batch.clear()
+        runs.clear()
+
+    for doc in docs:
+        texts = doc.texts()
+        counts[doc.lang] = counts.get(doc.lang, 0) + len(texts)
+        for start in range(0, len(texts), batch_sentences):
+            piece = texts[start : start + batch_sentences]  # a huge document spans batches
+            runs.append((doc.id, len(batch)))
+            batch.extend(piece)
+            if len(batch) >= batch_sentences:
+                flush()
+    flush()
+    for doc in docs:
+        if doc.id in doc_sums:
+            sums[doc.lang] = sums.get(doc.lang, 0) + doc_sums[doc.id]
+    centers = {lang: (sums[lang] / counts[lang]).astype(np.float32) for lang in sums}
     doc_vectors = {}
     for doc in docs:
-        side = sides[doc.id]
-        center = centers.get(doc.lang)
-        if center is not None and side.size:
-            side.windows = [recenter(w, center) if len(w) else w for w in side.windows]
-        if side.size:
-            doc_vectors[doc.id] = l2_normalize(side.windows[0].mean(axis=0, keepdims=True))[0]
+        if doc.id in doc_sums:
+            mean = doc_sums.pop(doc.id) / len(doc.sentences)
+            doc_vectors[doc.id] = l2_normalize((mean - centers[doc.lang])[None, :])[0]
         else:
             doc_vectors[doc.id] = np.zeros(encoder.dim, dtype=np.float32)
-    return EmbeddedCorpus({d.id: d for d in docs}, sides, doc_vectors, centers)
+    return EmbeddedCorpus(docs, encoder, max_group, doc_vectors, centers)
 
 
 def match_documents(
@@ -206,26 +288,17 @@ def sentence_background(
     params: MatchParams,
     align_params: AlignParams | None = None,
 ) -> Background:
-    """Similarities of unrelated segments across the two languages, per link type, from
-    random pairs of segments of different documents. With a margin weight, also each
-    sentence's nearest-neighbour mean against all sentences of the other language."""
+    """Similarities of unrelated segments across the two languages, per link type: random
+    windows of random documents on each side, paired at random (a true pair is 1 in N)."""
     align_params = align_params or AlignParams()
     rng = np.random.default_rng(params.seed)
     samples: dict[tuple[int, int], np.ndarray] = {}
     for a, b in align_params.link_types():
         src_all = _sample_windows(src_docs, corpus, a, params.background_sample, rng)
         tgt_all = _sample_windows(tgt_docs, corpus, b, params.background_sample, rng)
-        if len(src_all) and len(tgt_all):
-            # Random pairs of segments: almost all unrelated (a true pair is 1 in N).
-            count = min(len(src_all), len(tgt_all))
+        count = min(len(src_all), len(tgt_all))
+        if count:
             samples[(a, b)] = np.einsum("ij,ij->i", src_all[:count], tgt_all[:count])
-    if align_params.margin_weight:
-        src_all = np.concatenate([corpus.sides[d.id].windows[0] for d in src_docs])
-        tgt_all = np.concatenate([corpus.sides[d.id].windows[0] for d in tgt_docs])
-        for docs, pool in ((src_docs, tgt_all), (tgt_docs, src_all)):
-            for doc in docs:
-                side = corpus.sides[doc.id]
-                side.background = top_k_mean(side.windows[0], pool, params.neighbours)
     return background_from_samples(samples)
 
 
@@ -236,14 +309,14 @@ def _sample_windows(
     count: int,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """`count` random windows of `size` sentences from random documents (with
-    replacement), without concatenating every window of the corpus."""
-    eligible = [d.id for d in docs if corpus.sides[d.id].size >= size]
+    """`count` random windows of `size` consecutive sentences from random documents (with
+    replacement), embedded and centred; only the sampled windows are encoded."""
+    eligible = [d for d in docs if len(d.sentences) >= size]
     if not eligible:
-        return np.zeros((0, 0), dtype=np.float32)
-    picks = rng.integers(0, len(eligible), count)
-    rows = []
-    for k in picks:
-        windows = corpus.sides[eligible[k]].windows[size - 1]
-        rows.append(windows[rng.integers(0, len(windows))])
-    return np.stack(rows)
+        return np.zeros((0, corpus.encoder.dim), dtype=np.float32)
+    texts = []
+    for k in rng.integers(0, len(eligible), count):
+        sentences = eligible[k].texts()
+        start = int(rng.integers(0, len(sentences) - size + 1))
+        texts.append(" ".join(sentences[start : start + size]))
+    return corpus.encode_centered(texts, eligible[0].lang)

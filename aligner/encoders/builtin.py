@@ -87,7 +87,9 @@ class BuiltinEncoder(Encoder):
         self.lexicon = lexicon
         self.batch_size = batch_size
         self._bits = np.uint64(dim.bit_length() - 1)
-        self._word_cache: dict[str, tuple[str, str]] = {}
+        # folded word -> (surface form, skeleton form, concept tokens): words repeat, so
+        # each distinct word is analysed once
+        self._word_cache: dict[str, tuple[str, str, tuple[str, ...]]] = {}
 
     @property
     def identity(self) -> dict[str, Any]:
@@ -115,12 +117,12 @@ class BuiltinEncoder(Encoder):
         """The text as the encoder sees it, surface form (for inspection and tests)."""
         return self._fold_joined(text.replace("\n", " "))[0].strip()
 
-    def _concepts(self, word: str, previous: str) -> list[str]:
-        if not self.lexicon:
-            return []
-        lexicon = _lexicon()
-        tokens = lexicon.get(f"{previous} {word}", []) if previous else []
-        return tokens + lookup_concepts(word, lexicon)
+    def _analyse(self, word: str) -> tuple[str, str, tuple[str, ...]]:
+        surface, skeleton = _word_forms(word)
+        concepts = ()
+        if self.lexicon and word != "\n":
+            concepts = tuple(lookup_concepts(word, _lexicon()))
+        return surface, skeleton, concepts
 
     def _fold_joined(self, joined: str) -> tuple[str, str]:
         """Surface and skeleton forms of texts joined with newlines (newlines kept)."""
@@ -133,22 +135,25 @@ class BuiltinEncoder(Encoder):
         surface: list[str] = []
         skeleton: list[str] = []
         cache = self._word_cache
+        phrases = _lexicon() if self.lexicon else {}
         previous = ""
         for word in text.replace("\n", " \n ").split(" "):
             if not word:
                 continue
             forms = cache.get(word)
             if forms is None:
-                forms = cache[word] = _word_forms(word)
+                forms = cache[word] = self._analyse(word)
                 if len(cache) > 500_000:  # bound memory on huge vocabularies
                     cache.clear()
             if forms[0]:
                 surface.append(forms[0])
                 skeleton.append(forms[1])
-            if word != "\n":
-                for token in self._concepts(word, previous):
-                    surface.append(token)
-                    skeleton.append(token)
+            concepts = forms[2]
+            if previous and self.lexicon:  # two-word entries ("رئیس جمهور")
+                concepts = tuple(phrases.get(f"{previous} {word}", ())) + concepts
+            for token in concepts:
+                surface.append(token)
+                skeleton.append(token)
             previous = word if word != "\n" else ""
         return " ".join(surface), " ".join(skeleton)
 
