@@ -79,9 +79,7 @@ def match(
         # Refuse a mismatched index before any work is done.
         existing = DocumentIndex.load(index)
         existing.check_encoder(model.identity, where=str(index))
-    check_embedding_memory(
-        sum(len(d.sentences) for d in prepared), model.dim, align_params.max_group
-    )
+    check_embedding_memory([len(d.sentences) for d in prepared], model.dim, align_params.max_group)
     corpus = embed_corpus(prepared, model, align_params.max_group)
     pairs = match_documents(
         prepared, model, src_lang, tgt_lang, params, align_params, corpus=corpus
@@ -134,8 +132,9 @@ def align_pair(
     model = _as_encoder(encoder)
     src_doc, tgt_doc = _as_prepared([src, tgt])
     params = params or AlignParams()
-    sentences = len(src_doc.sentences) + len(tgt_doc.sentences)
-    check_embedding_memory(sentences, model.dim, params.max_group)
+    check_embedding_memory(
+        [len(src_doc.sentences), len(tgt_doc.sentences)], model.dim, params.max_group
+    )
     corpus = embed_corpus([src_doc, tgt_doc], model, params.max_group)
     links = align_embeddings(corpus.sides[src_doc.id], corpus.sides[tgt_doc.id], params)
     alignment = Alignment(src_doc, tgt_doc, tuple(links))

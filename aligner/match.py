@@ -33,6 +33,7 @@ from aligner.align import (
 )
 from aligner.encoders.base import Encoder, l2_normalize
 from aligner.langid import UNDETERMINED
+from aligner.resources import CACHE_BYTES
 from aligner.types import Alignment, DocumentPair, PreparedDocument
 
 
@@ -63,15 +64,16 @@ class EmbeddedCorpus:
         max_group: int,
         doc_vectors: dict[str, np.ndarray],
         centers: dict[str, np.ndarray],
-        cache_size: int = 256,
+        cache_bytes: int = CACHE_BYTES,
     ) -> None:
         self.docs = {d.id: d for d in docs}
         self.encoder = encoder
         self.max_group = max_group
         self.doc_vectors = doc_vectors
         self.centers = centers
-        self.cache_size = cache_size
+        self.cache_bytes = cache_bytes
         self._cache: OrderedDict[str, SideEmbeddings] = OrderedDict()
+        self._cached_bytes = 0
         self.sides = _SideView(self)
 
     def side(self, doc_id: str) -> SideEmbeddings:
@@ -86,14 +88,20 @@ class EmbeddedCorpus:
         if center is not None and side.size:
             side.windows = [recenter(w, center) if len(w) else w for w in side.windows]
         self._cache[doc_id] = side
-        if len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+        self._cached_bytes += _side_bytes(side)
+        while self._cached_bytes > self.cache_bytes and len(self._cache) > 1:
+            _, evicted = self._cache.popitem(last=False)
+            self._cached_bytes -= _side_bytes(evicted)
         return side
 
     def encode_centered(self, texts: list[str], lang: str) -> np.ndarray:
         vectors = self.encoder.encode(texts)
         center = self.centers.get(lang)
         return recenter(vectors, center) if center is not None and len(vectors) else vectors
+
+
+def _side_bytes(side: SideEmbeddings) -> int:
+    return sum(w.nbytes for w in side.windows)
 
 
 class _SideView(Mapping[str, SideEmbeddings]):

@@ -1,9 +1,10 @@
 """Memory needed for embedding, checked before the work starts.
 
-Every window of 1..max_group consecutive sentences is held as a dense float32 vector, so
-memory grows with the number of sentences times the encoder dimension: about 130 KB per
-sentence with the 4096-dimensional builtin encoder, some 30 GB for a 20 MB document. Running
-out of memory gets the process killed without a word; refusing beforehand says what to do.
+Matching holds one vector per document, and the window embeddings (every run of
+1..max_group consecutive sentences, as dense float32 vectors) of the pair being aligned
+plus a bounded cache. A document's windows take about 130 KB per sentence with the
+4096-dimensional builtin encoder: some 30 GB for a 20 MB document. Running out of memory
+gets the process killed without a word; refusing beforehand says what to do.
 """
 
 from __future__ import annotations
@@ -44,15 +45,29 @@ def available_memory() -> int | None:
     return found
 
 
+# Window embeddings of recently aligned documents kept for reuse (see EmbeddedCorpus).
+CACHE_BYTES = 512 * 2**20
+
+
+def matching_bytes(sentence_counts: list[int], dim: int, max_group: int) -> int:
+    """Estimated peak memory to match documents with these sentence counts: their
+    document vectors, the two largest documents' windows, and the window cache."""
+    largest_pair = sum(sorted(sentence_counts)[-2:])
+    doc_vectors = len(sentence_counts) * dim * 4
+    cache = min(CACHE_BYTES, embedding_bytes(sum(sentence_counts), dim, max_group))
+    return doc_vectors + embedding_bytes(largest_pair, dim, max_group) + cache
+
+
 def check_embedding_memory(
-    sentences: int, dim: int, max_group: int, available: int | None = None
+    sentence_counts: list[int], dim: int, max_group: int, available: int | None = None
 ) -> None:
     """Refuse, with what to do instead, work that would not fit in memory."""
     available = available_memory() if available is None else available
-    needed = embedding_bytes(sentences, dim, max_group)
+    sentences = sum(sorted(sentence_counts)[-2:])
+    needed = matching_bytes(sentence_counts, dim, max_group)
     if available is not None and needed > available:
         raise AlignerError(
-            f"the documents have {sentences:,} sentences in all; embedding them needs about "
+            f"the largest documents have {sentences:,} sentences; embedding them needs about "
             f"{needed / 2**30:.1f} GB of memory and {available / 2**30:.1f} GB are available. "
             "Split very long documents, use a smaller encoder (e.g. --model builtin:1024) "
             "or a machine with more memory"
