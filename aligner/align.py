@@ -37,6 +37,7 @@ class AlignParams:
     threshold: float = 1.0  # a link must beat the background by this much per sentence
     group_penalty: float = 2.5  # per extra sentence in a many-to-one segment
     two_two_penalty: float = 6.0  # 2-2 links: a moved boundary is rarer than a merge
+    three_one_penalty: float = 3.0  # 1-3 and 3-1 links
     length_weight: float = 0.5  # weight of the squared length-ratio mismatch
     length_spread: float = 0.3  # typical |log length ratio| of a translation pair
     full_cells: int = 4_000_000  # n*m above which the DP runs in a band
@@ -194,7 +195,12 @@ class _Scorer:
         # Squared: a translation is rarely twice as long as its source, while small
         # differences are normal and should cost almost nothing.
         per_sentence = margin - p.threshold - p.length_weight * (mismatch / p.length_spread) ** 2
-        penalty = p.two_two_penalty if (a, b) == (2, 2) else p.group_penalty * (a + b - 2)
+        if (a, b) == (2, 2):
+            penalty = p.two_two_penalty
+        elif 3 in (a, b):
+            penalty = p.three_one_penalty
+        else:
+            penalty = p.group_penalty * (a + b - 2)
         return 0.5 * (a + b) * per_sentence - penalty
 
 
