@@ -38,8 +38,14 @@ class Encoder(ABC):
         return f"{type(self).__name__}({self.identity_key()})"
 
 
-def l2_normalize(matrix: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length; all-zero rows stay zero (no NaN)."""
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+def l2_normalize(matrix: np.ndarray, inplace: bool = False) -> np.ndarray:
+    """Rows scaled to unit length (float32); all-zero rows stay zero (no NaN). With
+    `inplace`, a writeable float32 input is scaled where it is (no copy)."""
+    matrix = np.asarray(matrix, dtype=np.float32)
+    if not inplace or not matrix.flags.writeable:
+        matrix = matrix.copy()
+    # einsum avoids np.linalg.norm's float64 temporaries: a third of the encoder's time
+    norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))
     norms[norms == 0] = 1.0
-    return (matrix / norms).astype(np.float32, copy=False)
+    matrix /= norms[:, None]
+    return matrix

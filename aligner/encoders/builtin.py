@@ -173,7 +173,7 @@ class BuiltinEncoder(Encoder):
             )
         else:
             counts = np.zeros(size)
-        return l2_normalize(counts.astype(np.float32).reshape(len(texts), self.dim))
+        return l2_normalize(counts.astype(np.float32).reshape(len(texts), self.dim), inplace=True)
 
     def _ngrams(
         self,

@@ -73,7 +73,7 @@ class SentenceTransformerEncoder(Encoder):
             normalize_embeddings=False,
             show_progress_bar=False,
         )
-        return l2_normalize(np.asarray(vectors, dtype=np.float32))
+        return l2_normalize(np.asarray(vectors, dtype=np.float32), inplace=True)
 
 
 def _local_fingerprint(model: str) -> str | None:
