@@ -35,6 +35,7 @@ through `Sentence.start`/`end` (`map_lines`, `map_links`).
 from __future__ import annotations
 
 import argparse
+import bisect
 import csv
 import json
 import random
@@ -473,10 +474,21 @@ def line_spans(lines: Sequence[str]) -> list[Span]:
 def map_lines(lines: Sequence[Span], sentences: Sequence[Span]) -> list[tuple[int, ...]]:
     """For each line, the indices of the sentences (start, end) that overlap it. A line the
     segmenter split maps to several sentences; a line it dropped (as boilerplate) to none."""
-    return [
-        tuple(k for k, (s, e) in enumerate(sentences) if s < line_end and e > line_start)
-        for line_start, line_end in lines
-    ]
+    starts = [s for s, _ in sentences]
+    ends = [e for _, e in sentences]
+    if starts != sorted(starts) or ends != sorted(ends):  # not in text order: check them all
+        return [
+            tuple(k for k, (s, e) in enumerate(sentences) if s < line_end and e > line_start)
+            for line_start, line_end in lines
+        ]
+    # In text order, the sentences overlapping a line are a run: from the first that ends
+    # after the line starts to the last that starts before it ends (linear in long documents).
+    mapped = []
+    for line_start, line_end in lines:
+        first = bisect.bisect_right(ends, line_start)
+        last = bisect.bisect_left(starts, line_end)
+        mapped.append(tuple(range(first, last)))
+    return mapped
 
 
 def map_links(
