@@ -35,7 +35,12 @@ class Section:
 
     title: str
     lines: list[str] = field(default_factory=list)
-    summary: list[tuple[str, str, str]] = field(default_factory=list)  # what, value, target
+    summary: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+    def target(self, what: str, value: str, target: str, met: bool | None) -> None:
+        """A headline figure against its target (met: None when there is no verdict)."""
+        verdict = "–" if met is None else ("yes" if met else "**no**")
+        self.summary.append((what, value, target, verdict))
 
     def add(self, *lines: str) -> None:
         self.lines.extend(lines)
@@ -185,8 +190,24 @@ def git(*args: str) -> str:
 
 
 def peak_rss_mib() -> float:
-    """This process's peak resident memory (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident memory in MiB: VmHWM from /proc/self/status, which starts
+    afresh at exec (ru_maxrss, the fallback, can carry the parent's peak into a child that
+    was started with fork and exec)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
 
 
 def best_time(function: Callable[[], Any], repeat: int = 3) -> float:

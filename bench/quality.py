@@ -175,13 +175,13 @@ def report(section: Section, results: list[Quality]) -> None:
         ],
     )  # fmt: skip
     for q in results:
-        section.summary.append(
-            (f"doc matching F1, {q.name} ({q.encoder})", f"{q.pairs.f1:.3f}",
-             f"≥ {DOC_F1_TARGET}")
+        section.target(
+            f"doc matching F1, {q.name} ({q.encoder})", f"{q.pairs.f1:.3f}",
+            f"≥ {DOC_F1_TARGET}", q.pairs.f1 >= DOC_F1_TARGET,
         )  # fmt: skip
-        section.summary.append(
-            (f"alignment strict F1, {q.name} ({q.encoder})", f"{q.strict.f1:.3f}",
-             f"≥ {STRICT_F1_TARGET}")
+        section.target(
+            f"alignment strict F1 (end to end), {q.name} ({q.encoder})", f"{q.strict.f1:.3f}",
+            f"≥ {STRICT_F1_TARGET}", q.strict.f1 >= STRICT_F1_TARGET,
         )  # fmt: skip
 
 
