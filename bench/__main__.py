@@ -2,14 +2,15 @@
 
     python -m bench                   # everything; rewrites BENCHMARKS.md
     python -m bench --quick           # smaller sizes (does not write BENCHMARKS.md)
-    python -m bench --only peers      # one section (quality, speed, peers or archive)
+    python -m bench --only peers      # one section: quality, speed, peers, dedup, archive
 
 Deterministic inputs (seed 0); timings depend on the machine and its load, which the report
 records. Parts whose data or peer is missing are skipped with a message, never failed.
 
-The near-duplicate (MinHash) benchmark lives in `bench/archive.py`, written beside
-`aligner dedup`; when that module exists its `run(data: Path, quick: bool)` is called and
-must return a `bench.common.Section` (or markdown text).
+`dedup` is a small same-language comparison of MinHash and the builtin encoder
+(`bench/dedup.py`). The benchmark of `aligner dedup` itself lives in `bench/archive.py`,
+written beside that command: when the module exists, its `run(data: Path, quick: bool)` is
+called and must return a `bench.common.Section` (or markdown text).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from bench.common import DATA, REPO_ROOT, Section, load_average, machine, markdown_table
 
-SECTIONS = ("quality", "speed", "peers", "archive")
+SECTIONS = ("quality", "speed", "peers", "dedup", "archive")
 REPORT = REPO_ROOT / "BENCHMARKS.md"
 
 
@@ -49,10 +50,16 @@ def run_peers(data: Path, quick: bool) -> Section:
     return peers.run(data, quick)
 
 
+def run_dedup(data: Path, quick: bool) -> Section:
+    from bench import dedup
+
+    return dedup.run(data, quick)
+
+
 def run_archive(data: Path, quick: bool) -> Section:
     """The hook for the near-duplicate benchmark (`bench.archive.run`), if it exists."""
     if importlib.util.find_spec("bench.archive") is None:
-        section = Section("Near-duplicates (MinHash peer)")
+        section = Section("Near-duplicates: `aligner dedup` (bench/archive.py)")
         section.skip("near-duplicate benchmark", "bench/archive.py is not there yet")
         return section
     from bench import archive  # type: ignore[attr-defined]
@@ -60,13 +67,14 @@ def run_archive(data: Path, quick: bool) -> Section:
     result = archive.run(data=data, quick=quick)
     if isinstance(result, Section):
         return result
-    return Section("Near-duplicates (MinHash peer)", [str(result)])
+    return Section("Near-duplicates: `aligner dedup` (bench/archive.py)", [str(result)])
 
 
 RUNNERS: dict[str, Callable[[Path, bool], Section]] = {
     "quality": run_quality,
     "speed": run_speed,
     "peers": run_peers,
+    "dedup": run_dedup,
     "archive": run_archive,
 }
 
