@@ -85,3 +85,15 @@ def test_markdown_table() -> None:
     assert lines[1] == "|-------|--------|"
     assert lines[2] == "| 1.235 | 12,345 |"
     assert lines[3] == "| x     | 0.500  |"
+
+
+def test_sentence_gold_file_is_what_the_bench_scores_against(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from aligner.scoring import read_alignments
+
+    dataset = datasets.generate(synthetic(), "syn", seed=0)
+    lost = datasets.write_sentence_gold(dataset, tmp_path / "gold_sentences.tsv")
+    prepared = {d.id: prepare_document(d) for d in documents(dataset)}
+    gold = map_gold(dataset, prepared)
+    assert lost == gold.lost
+    written = read_alignments(tmp_path / "gold_sentences.tsv")
+    assert written == {key: links for key, links in gold.links.items() if links}
