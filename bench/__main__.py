@@ -119,6 +119,14 @@ def report(
         *markdown_table(["", ""], run_rows),
         "",
     ]
+    busy = _busy(load, info["cpus"])
+    if busy:
+        lines += [
+            f"**The machine was busy with other work** (1-minute load average {busy} on "
+            f"{info['cpus']} CPUs before the benchmark started): timings are pessimistic "
+            "and vary between runs; quality figures are not affected.",
+            "",
+        ]
     summary = [row for section in sections for row in section.summary]
     if summary:
         lines += ["## Targets", ""]
@@ -127,6 +135,15 @@ def report(
     for section in sections:
         lines.append(section.markdown())
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _busy(load: str, cpus: str) -> str | None:
+    """The 1-minute load average when it exceeds the number of CPUs, else None."""
+    try:
+        one_minute = float(load.split()[0])
+        return f"{one_minute:.1f}" if one_minute > float(cpus) else None
+    except (ValueError, IndexError):
+        return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
