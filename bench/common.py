@@ -122,34 +122,52 @@ def sentence_spans(doc: PreparedDocument) -> list[tuple[int, int]]:
 @dataclass(frozen=True)
 class MappedGold:
     """Gold links rewritten over our sentence indices, and the gold links we cannot express
-    because our preparation dropped one of their sides (they count as missed)."""
+    because our preparation dropped one of their sides (they count as missed).
+
+    `split_aware` is the same gold with one refinement: a 1-1 link between two lines that
+    our segmenter split into the same number k > 1 of sentences on both sides (a data row
+    holding two sentences, translated sentence by sentence) becomes k 1-1 links. As mapped,
+    it is one k-k link, and strict scoring counts the k finer (and almost always right) 1-1
+    links an aligner predicts there as wrong."""
 
     links: Alignments
     lost: int  # links
     lost_pairs: int  # the (src line, tgt line) pairs of the lost links, for lax scoring
+    split_aware: Alignments = field(default_factory=dict)
 
 
 def map_gold(dataset: datasets.Dataset, prepared: dict[str, PreparedDocument]) -> MappedGold:
     """The set's gold links over the sentences of `prepared` (through character spans)."""
     links: Alignments = {}
+    split_aware: Alignments = {}
     lost = lost_pairs = 0
     for fa, ar in dataset.gold_pairs:
         fa_map = datasets.map_lines(dataset.line_spans[fa], sentence_spans(prepared[fa]))
         ar_map = datasets.map_lines(dataset.line_spans[ar], sentence_spans(prepared[ar]))
-        gold = dataset.gold_links[(fa, ar)]
-        links[(fa, ar)], n_lost = datasets.map_links(gold, fa_map, ar_map)
-        lost += n_lost
-        for s, t in gold:
-            if not any(fa_map[i] for i in s) or not any(ar_map[j] for j in t):
-                lost_pairs += len(s) * len(t)
-    return MappedGold(links, lost, lost_pairs)
+        links[(fa, ar)], split_aware[(fa, ar)] = [], []
+        for line_link in dataset.gold_links[(fa, ar)]:
+            mapped, n_lost = datasets.map_links([line_link], fa_map, ar_map)
+            if n_lost:
+                lost += 1
+                lost_pairs += len(line_link[0]) * len(line_link[1])
+                continue
+            src, tgt = mapped[0]
+            links[(fa, ar)].append((src, tgt))
+            one_to_one_lines = len(line_link[0]) == len(line_link[1]) == 1
+            if one_to_one_lines and len(src) == len(tgt) > 1:
+                split_aware[(fa, ar)].extend(((i,), (j,)) for i, j in zip(src, tgt))
+            else:
+                split_aware[(fa, ar)].append((src, tgt))
+    return MappedGold(links, lost, lost_pairs, split_aware)
 
 
 def score_against(pred: Alignments, gold: MappedGold) -> dict[str, Scores]:
-    """Strict and lax scores, lost gold links counted as missed."""
+    """Strict and lax scores, and strict against the split-aware gold; lost gold links
+    counted as missed."""
     return {
         "strict": with_lost(scoring.score_strict(pred, gold.links), gold.lost),
         "lax": with_lost(scoring.score_lax(pred, gold.links), gold.lost_pairs),
+        "strict split-aware": with_lost(scoring.score_strict(pred, gold.split_aware), gold.lost),
     }
 
 

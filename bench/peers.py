@@ -246,7 +246,8 @@ def run(data: Path = DATA, quick: bool = False) -> Section:
     section.add(
         "Gold document pairs of the damaged sets; both aligners get our prepared sentences "
         "(hunalign: one per line, punctuation split off, empty dictionary, batch mode) and "
-        "are scored against the same gold (lost gold links count as missed). Our time is "
+        "are scored against the same gold (lost gold links count as missed; *split-aware*: "
+        "see Quality). Our time is "
         "`aligner.api.align` per pair (embedding included); hunalign's is its one batch "
         "process (start-up and file reading included).",
         "",
@@ -259,10 +260,11 @@ def run(data: Path = DATA, quick: bool = False) -> Section:
         section.add("")
     if runs:
         section.table(
-            ["set", "aligner", "pairs", "strict P", "strict R", "strict F1", "lax P",
-             "lax R", "lax F1", "seconds", "pairs/s"],
+            ["set", "aligner", "pairs", "strict P", "strict R", "strict F1", "split-aware F1",
+             "lax P", "lax R", "lax F1", "seconds", "pairs/s"],
             [
-                (r.set, r.name, r.pairs, *prf(r.scores["strict"]), *prf(r.scores["lax"]),
+                (r.set, r.name, r.pairs, *prf(r.scores["strict"]),
+                 r.scores["strict split-aware"].f1, *prf(r.scores["lax"]),
                  r.seconds, r.pairs / r.seconds if r.seconds else 0.0)
                 for r in runs
             ],
@@ -274,11 +276,15 @@ def run(data: Path = DATA, quick: bool = False) -> Section:
                 key=lambda h: h.scores["strict"].f1,
                 default=None,
             )
-            versus = f" (best hunalign {best.scores['strict'].f1:.3f})" if best else ""
             f1 = r.scores["strict"].f1
+            split = r.scores["strict split-aware"].f1
+            value = f"{f1:.3f} (split-aware {split:.3f})"
+            if best:
+                theirs = best.scores["strict"].f1, best.scores["strict split-aware"].f1
+                value += f"; best hunalign {theirs[0]:.3f} ({theirs[1]:.3f})"
             ahead = best is None or f1 > best.scores["strict"].f1
             section.target(
-                f"alignment of gold pairs, strict F1, {r.set}", f"{f1:.3f}{versus}",
+                f"alignment of gold pairs, strict F1, {r.set}", value,
                 "≥ 0.90 and ahead of hunalign", f1 >= 0.90 and ahead,
             )  # fmt: skip
 

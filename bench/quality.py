@@ -47,6 +47,7 @@ class Quality:
     pairs: Scores
     strict: Scores
     lax: Scores
+    split_aware: Scores
     by_kind: dict[str, Scores]
     gold: MappedGold
     distractors: int
@@ -76,6 +77,7 @@ def evaluate(dataset: datasets.Dataset, encoder: Encoder, label: str) -> Quality
         pairs=scoring.score_pairs(predicted, dataset.gold_pairs),
         strict=aligned["strict"],
         lax=aligned["lax"],
+        split_aware=aligned["strict split-aware"],
         by_kind=scoring.score_by_kind(links, gold.links),
         gold=gold,
         distractors=len(distractors),
@@ -150,12 +152,21 @@ def report(section: Section, results: list[Quality]) -> None:
             for q in results
         ],
     )  # fmt: skip
-    section.add("### Sentence alignment (end to end)", "")
+    section.add(
+        "### Sentence alignment (end to end)",
+        "",
+        "*Split-aware*: strict scoring against the gold in which a 1-1 link between two "
+        "lines that our segmenter split into the same number of sentences on both sides (a "
+        "data row holding two sentences) is k 1-1 links rather than one k-k link (see the "
+        "2-2 column below). The plain strict figure is the conventional one.",
+        "",
+    )
     section.table(
-        ["set", "encoder", "strict P", "strict R", "strict F1", "lax P", "lax R", "lax F1",
-         "gold links", "lost"],
+        ["set", "encoder", "strict P", "strict R", "strict F1", "split-aware F1", "lax P",
+         "lax R", "lax F1", "gold links", "lost"],
         [
-            (q.name, q.encoder, *prf(q.strict), *prf(q.lax), q.strict.n_gold, q.gold.lost)
+            (q.name, q.encoder, *prf(q.strict), q.split_aware.f1, *prf(q.lax),
+             q.strict.n_gold, q.gold.lost)
             for q in results
         ],
     )  # fmt: skip
@@ -185,7 +196,8 @@ def report(section: Section, results: list[Quality]) -> None:
             f"≥ {DOC_F1_TARGET}", q.pairs.f1 >= DOC_F1_TARGET,
         )  # fmt: skip
         section.target(
-            f"alignment strict F1 (end to end), {q.name} ({q.encoder})", f"{q.strict.f1:.3f}",
+            f"alignment strict F1 (end to end), {q.name} ({q.encoder})",
+            f"{q.strict.f1:.3f} (split-aware {q.split_aware.f1:.3f})",
             f"≥ {STRICT_F1_TARGET}", q.strict.f1 >= STRICT_F1_TARGET,
         )  # fmt: skip
 

@@ -97,3 +97,39 @@ def test_sentence_gold_file_is_what_the_bench_scores_against(tmp_path) -> None: 
     assert lost == gold.lost
     written = read_alignments(tmp_path / "gold_sentences.tsv")
     assert written == {key: links for key, links in gold.links.items() if links}
+
+
+def test_split_aware_gold_refines_only_equal_splits_of_one_to_one_lines() -> None:
+    text_fa = "Title\nOne. Two.\nThree."
+    text_ar = "Uno. Dos.\nTres."
+    dataset = datasets.Dataset(
+        name="t",
+        seed=0,
+        docs=[
+            {"id": "f", "lang": "fa", "text": text_fa},
+            {"id": "a", "lang": "ar", "text": text_ar},
+        ],
+        gold_pairs=[("f", "a")],
+        gold_links={("f", "a"): [((1,), (0,)), ((2,), (1,))]},
+        line_spans={
+            "f": datasets.line_spans(text_fa.split("\n")),
+            "a": datasets.line_spans(text_ar.split("\n")),
+        },
+        info={},
+    )
+
+    class Prepared:  # just the sentence offsets map_gold reads
+        def __init__(self, spans: list[tuple[int, int]]) -> None:
+            self.sentences = [type("S", (), {"start": s, "end": e})() for s, e in spans]
+
+    prepared = {
+        "f": Prepared([(6, 10), (11, 15), (16, 22)]),
+        "a": Prepared([(0, 4), (5, 9), (10, 15)]),
+    }
+    gold = map_gold(dataset, prepared)  # type: ignore[arg-type]
+    assert gold.links[("f", "a")] == [((0, 1), (0, 1)), ((2,), (2,))]
+    assert gold.split_aware[("f", "a")] == [((0,), (0,)), ((1,), (1,)), ((2,), (2,))]
+    pred = {("f", "a"): [((0,), (0,)), ((1,), (1,)), ((2,), (2,))]}
+    scores = score_against(pred, gold)
+    assert scores["strict split-aware"].f1 == 1.0
+    assert scores["strict"].true_positives == 1
