@@ -293,19 +293,24 @@ def score(
         (gold_pairs_path, pred_pairs_path), (pred_pairs_path, gold_pairs_path),
     ):  # fmt: skip
         if given and not missing:
-            raise InputError(
+            raise click.UsageError(
                 "--gold and --pred go together, and so do --gold-pairs and --pred-pairs"
             )
     if not gold_path and not gold_pairs_path:
-        raise InputError("nothing to score: give --gold and --pred, or --gold-pairs and "
-                         "--pred-pairs (see aligner score --help)")  # fmt: skip
+        raise click.UsageError(
+            "nothing to score: give --gold and --pred, or --gold-pairs and --pred-pairs"
+        )
     if (src_doc or tgt_doc) and not gold_path:
-        raise InputError("--src-doc/--tgt-doc name the document pair of --gold/--pred files")
+        raise click.UsageError("--src-doc/--tgt-doc name the document pair of --gold/--pred files")
 
     results: dict[str, dict[str, scoring.Scores]] = {}
     notes: list[str] = []
     if gold_path and pred_path:
         gold_file, pred_file = existing(gold_path), existing(pred_path)
+        if (src_doc or tgt_doc) and (gold_file.is_dir() or pred_file.is_dir()):
+            raise click.UsageError(
+                "--src-doc/--tgt-doc name the pair of a single file, not of a folder's files"
+            )
         ids = [src_doc, tgt_doc]
         both_single_vecalign = (
             gold_file.is_file()

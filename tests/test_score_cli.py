@@ -8,6 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from aligner.cli import main
+from aligner.errors import InputError
 
 PARALLEL_HEADER = (
     "src_doc\ttgt_doc\tsrc_lang\ttgt_lang\tsrc_sents\ttgt_sents\tscore\tsrc_text\ttgt_text"
@@ -126,7 +127,7 @@ def test_alignment_and_pairs_together(tmp_path: Path) -> None:
 def test_missing_file_is_one_clear_line(tmp_path: Path) -> None:
     gold = parallel_tsv(tmp_path / "gold.tsv", [("a", "b", "0", "0")])
     code, _, err = run("--gold", str(gold), "--pred", str(tmp_path / "nope.tsv"))
-    assert code != 0
+    assert code == InputError.exit_code
     assert err.strip().count("\n") == 0
     assert "nope.tsv" in err and "no such file" in err
 
@@ -134,23 +135,23 @@ def test_missing_file_is_one_clear_line(tmp_path: Path) -> None:
 def test_bad_vecalign_line_is_an_input_error(tmp_path: Path) -> None:
     gold = write(tmp_path / "gold.align", "[0]:[0]\n0 - 0\n")
     code, _, err = run("--gold", str(gold), "--pred", str(gold))
-    assert code == 2
+    assert code == InputError.exit_code
     assert err.startswith("aligner: error:") and "gold.align:2" in err
 
 
 def test_tsv_missing_column(tmp_path: Path) -> None:
     gold = write(tmp_path / "gold.tsv", "src_doc\ttgt_doc\na\tb\n")
     code, _, err = run("--gold", str(gold), "--pred", str(gold))
-    assert code == 2
+    assert code == InputError.exit_code
     assert "missing column" in err
 
 
 def test_options_must_come_in_pairs(tmp_path: Path) -> None:
     gold = parallel_tsv(tmp_path / "gold.tsv", [("a", "b", "0", "0")])
     code, _, err = run("--gold", str(gold))
-    assert code != 0 and "go together" in err
+    assert code == 2 and "go together" in err
     code, _, err = run()
-    assert code != 0 and "nothing to score" in err
+    assert code == 2 and "nothing to score" in err
 
 
 def test_doc_ids_refused_for_folders(tmp_path: Path) -> None:
@@ -159,7 +160,7 @@ def test_doc_ids_refused_for_folders(tmp_path: Path) -> None:
     code, _, err = run(
         "--gold", str(tmp_path / "gold"), "--pred", str(tmp_path / "gold"), "--src-doc", "x"
     )
-    assert code != 0 and "single file" in err
+    assert code == 2 and "single file" in err
 
 
 def test_not_utf8(tmp_path: Path) -> None:
