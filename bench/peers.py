@@ -252,6 +252,9 @@ def run(data: Path = DATA, quick: bool = False) -> Section:
         "process (start-up and file reading included).",
         "",
     )
+    if binary:
+        section.add(f"hunalign binary: `{binary}` (built from its public source, not part of "
+                    "this project; see docs/measure.md).", "")  # fmt: skip
     runs, notes = compare_aligners(data, binary)
     for note in notes:
         print(note, flush=True)
