@@ -451,5 +451,142 @@ def _read_or_skip(path: Path, options: ReadOptions) -> Document | None:
         return None
 
 
+@main.command()
+@click.option(
+    "--gold", "gold_path", default=None,
+    help="Gold sentence alignment: a TSV with src_doc, tgt_doc, src_sents, tgt_sents "
+    "columns, a Vecalign/Bertalign file ('[0, 1]:[2]' per line), or a folder of them.",
+)  # fmt: skip
+@click.option(
+    "--pred", "pred_path", default=None,
+    help="Predicted sentence alignment, same formats (e.g. the parallel.tsv of `aligner match`).",
+)  # fmt: skip
+@click.option(
+    "--src-doc", default=None,
+    help="Source document id of Vecalign files (default: the file name without extension).",
+)  # fmt: skip
+@click.option("--tgt-doc", default=None, help="Target document id of Vecalign files.")
+@click.option(
+    "--gold-pairs", "gold_pairs_path", default=None,
+    help="Gold document pairs: a TSV with src_doc and tgt_doc columns.",
+)  # fmt: skip
+@click.option(
+    "--pred-pairs", "pred_pairs_path", default=None,
+    help="Predicted document pairs (e.g. the --pairs file of `aligner match`).",
+)  # fmt: skip
+@click.option("--by-kind", is_flag=True, help="Also score each link kind (1-1, 2-1, ...).")
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+@handle_errors
+def score(
+    gold_path: str | None,
+    pred_path: str | None,
+    src_doc: str | None,
+    tgt_doc: str | None,
+    gold_pairs_path: str | None,
+    pred_pairs_path: str | None,
+    by_kind: bool,
+    as_json: bool,
+) -> None:
+    """Score a sentence alignment and/or document pairs against gold: precision, recall, F1.
+
+    Alignments are scored strict (a link counts only if gold has exactly it) and lax (links
+    expanded to the sentence pairs they contain). 1-0 and 0-1 links are not scored. Document
+    pairs are scored as unordered pairs. Give --gold with --pred, --gold-pairs with
+    --pred-pairs, or both.
+
+    A Vecalign file carries no document ids: they come from --src-doc/--tgt-doc, else from
+    the file name; a single Vecalign gold file and a single Vecalign prediction are taken to
+    be the same document pair.
+
+    \b
+    Examples:
+      aligner score --gold gold.tsv --pred parallel.tsv
+      aligner score --gold doc1.align --pred parallel.tsv --src-doc a.txt --tgt-doc b.txt
+      aligner score --gold gold_dir/ --pred pred_dir/ --by-kind
+      aligner score --gold-pairs gold_pairs.tsv --pred-pairs pairs.tsv
+    """
+    import json
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from aligner import scoring
+    from aligner.errors import InputError
+
+    def existing(path: str) -> Path:
+        found = Path(path)
+        if not found.exists():
+            raise InputError(f"{path}: no such file or folder")
+        return found
+
+    def readable(reader: Callable[..., Any], path: Path, *args: Any) -> Any:
+        try:
+            return reader(path, *args)
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not UTF-8 text") from None
+
+    for given, missing in (
+        (gold_path, pred_path), (pred_path, gold_path),
+        (gold_pairs_path, pred_pairs_path), (pred_pairs_path, gold_pairs_path),
+    ):  # fmt: skip
+        if given and not missing:
+            raise click.UsageError(
+                "--gold and --pred go together, and so do --gold-pairs and --pred-pairs"
+            )
+    if not gold_path and not gold_pairs_path:
+        raise click.UsageError(
+            "nothing to score: give --gold and --pred, or --gold-pairs and --pred-pairs"
+        )
+    if (src_doc or tgt_doc) and not gold_path:
+        raise click.UsageError("--src-doc/--tgt-doc name the document pair of --gold/--pred files")
+
+    results: dict[str, dict[str, scoring.Scores]] = {}
+    notes: list[str] = []
+    if gold_path and pred_path:
+        gold_file, pred_file = existing(gold_path), existing(pred_path)
+        if (src_doc or tgt_doc) and (gold_file.is_dir() or pred_file.is_dir()):
+            raise click.UsageError(
+                "--src-doc/--tgt-doc name the pair of a single file, not of a folder's files"
+            )
+        ids = [src_doc, tgt_doc]
+        both_single_vecalign = (
+            gold_file.is_file()
+            and pred_file.is_file()
+            and readable(scoring.is_vecalign_file, gold_file)
+            and readable(scoring.is_vecalign_file, pred_file)
+        )
+        if both_single_vecalign and not (src_doc or tgt_doc):
+            ids = [gold_file.stem, gold_file.stem]
+        gold = readable(scoring.read_alignments, gold_file, *ids)
+        pred = readable(scoring.read_alignments, pred_file, *ids)
+        common = {key for key in pred if key in gold or key[::-1] in gold}
+        if pred and gold and not common:
+            notes.append(
+                "no document pair of --pred is in --gold: check the document ids "
+                "(--src-doc/--tgt-doc for Vecalign files)"
+            )
+        results["sentence alignment"] = {
+            "strict": scoring.score_strict(pred, gold),
+            "lax": scoring.score_lax(pred, gold),
+        }
+        if by_kind:
+            kinds = scoring.score_by_kind(pred, gold)
+            results["sentence alignment"].update({f"strict {k}": s for k, s in kinds.items()})
+        notes.append(f"alignment: {len(gold)} gold document pairs, {len(pred)} predicted")
+    if gold_pairs_path and pred_pairs_path:
+        gold_pairs = readable(scoring.read_pairs, existing(gold_pairs_path))
+        pred_pairs = readable(scoring.read_pairs, existing(pred_pairs_path))
+        results["document pairs"] = {"pairs": scoring.score_pairs(pred_pairs, gold_pairs)}
+
+    if as_json:
+        data = {
+            part: {name: asdict(s) for name, s in table.items()} for part, table in results.items()
+        }
+        click.echo(json.dumps(data, indent=2))
+    else:
+        click.echo("\n\n".join(scoring.format_report(t, title=p) for p, t in results.items()))
+    for note in notes:
+        click.echo(f"aligner: {note}", err=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

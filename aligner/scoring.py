@@ -240,29 +240,56 @@ def read_vecalign(
             if not match:
                 found = line.strip()
                 raise InputError(f"{path}:{number}: not a '[i, ...]:[j, ...]' line: {found!r}")
-            links.append((parse_indices(match.group(1)), parse_indices(match.group(2))))
+            try:
+                links.append((parse_indices(match.group(1)), parse_indices(match.group(2))))
+            except ValueError as error:
+                raise InputError(f"{path}:{number}: {error}") from None
     return {key: links}
 
 
 def read_vecalign_dir(folder: str | Path, pattern: str = "*") -> Alignments:
     """All Vecalign-format files of a folder, one document pair per file (ids: file stems)."""
     alignments: Alignments = {}
-    for path in sorted(Path(folder).glob(pattern)):
-        if path.is_file() and not path.name.startswith("."):
-            alignments.update(read_vecalign(path))
+    for path in _files(Path(folder), pattern):
+        alignments.update(read_vecalign(path))
     return alignments
 
 
-def read_alignments(path: str | Path) -> Alignments:
-    """Any of the supported alignment formats: a folder of Vecalign files, a Vecalign file
-    (first non-blank line starts with '['), or a TSV with a header."""
+def _files(folder: Path, pattern: str = "*") -> list[Path]:
+    return [
+        path
+        for path in sorted(folder.glob(pattern))
+        if path.is_file() and not path.name.startswith(".")
+    ]
+
+
+def is_vecalign_file(path: str | Path) -> bool:
+    """True when the first non-blank line looks like a Vecalign link ('[...')."""
+    with Path(path).open(encoding="utf-8") as f:
+        first = next((line for line in f if line.strip()), "")
+    return first.lstrip().startswith("[")
+
+
+def read_alignments(
+    path: str | Path, src_doc: str | None = None, tgt_doc: str | None = None
+) -> Alignments:
+    """Any of the supported alignment formats: a Vecalign file (first non-blank line starts
+    with '['), a TSV with a header, or a folder of such files (merged; Vecalign files are
+    named by their stems). `src_doc`/`tgt_doc` name the document pair of a Vecalign file
+    (they are not used for TSV files, which carry their own ids)."""
     path = Path(path)
     if path.is_dir():
-        return read_vecalign_dir(path)
-    with path.open(encoding="utf-8") as f:
-        first = next((line for line in f if line.strip()), "")
-    if first.lstrip().startswith("["):
-        return read_vecalign(path)
+        if src_doc or tgt_doc:
+            raise InputError(
+                f"{path}: document ids can only be given for a single file, not a folder"
+            )
+        alignments: Alignments = {}
+        for file in _files(path):
+            for key, links in read_alignments(file).items():
+                alignments.setdefault(key, []).extend(links)
+        return alignments
+    if is_vecalign_file(path):
+        return read_vecalign(path, src_doc, tgt_doc)
     return read_alignment_tsv(path)
 
 

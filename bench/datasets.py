@@ -35,6 +35,7 @@ through `Sentence.start`/`end` (`map_lines`, `map_links`).
 from __future__ import annotations
 
 import argparse
+import bisect
 import csv
 import json
 import random
@@ -473,10 +474,21 @@ def line_spans(lines: Sequence[str]) -> list[Span]:
 def map_lines(lines: Sequence[Span], sentences: Sequence[Span]) -> list[tuple[int, ...]]:
     """For each line, the indices of the sentences (start, end) that overlap it. A line the
     segmenter split maps to several sentences; a line it dropped (as boilerplate) to none."""
-    return [
-        tuple(k for k, (s, e) in enumerate(sentences) if s < line_end and e > line_start)
-        for line_start, line_end in lines
-    ]
+    starts = [s for s, _ in sentences]
+    ends = [e for _, e in sentences]
+    if starts != sorted(starts) or ends != sorted(ends):  # not in text order: check them all
+        return [
+            tuple(k for k, (s, e) in enumerate(sentences) if s < line_end and e > line_start)
+            for line_start, line_end in lines
+        ]
+    # In text order, the sentences overlapping a line are a run: from the first that ends
+    # after the line starts to the last that starts before it ends (linear in long documents).
+    mapped = []
+    for line_start, line_end in lines:
+        first = bisect.bisect_right(ends, line_start)
+        last = bisect.bisect_left(starts, line_end)
+        mapped.append(tuple(range(first, last)))
+    return mapped
 
 
 def map_links(
@@ -543,6 +555,29 @@ def write_dataset(dataset: Dataset, out: str | Path, with_lang: bool = False) ->
     return out
 
 
+def write_sentence_gold(dataset: Dataset, path: str | Path) -> int:
+    """Gold links over the project's own sentences (prepared as `aligner match` prepares
+    documents without a language), as a TSV `aligner score --gold` reads. Returns how many
+    gold links could not be written because preparation dropped one of their sides (the
+    benchmark counts those as missed; `aligner score` cannot know them)."""
+    from aligner.prepare import prepare_document
+    from aligner.types import Document
+
+    prepared = {d["id"]: prepare_document(Document(d["id"], d["text"])) for d in dataset.docs}
+    lost = 0
+    with Path(path).open("w", encoding="utf-8") as f:
+        f.write("src_doc\ttgt_doc\tsrc_sents\ttgt_sents\n")
+        for fa, ar in dataset.gold_pairs:
+            spans = [[(s.start, s.end) for s in prepared[d].sentences] for d in (fa, ar)]
+            fa_map = map_lines(dataset.line_spans[fa], spans[0])
+            ar_map = map_lines(dataset.line_spans[ar], spans[1])
+            links, n_lost = map_links(dataset.gold_links[(fa, ar)], fa_map, ar_map)
+            lost += n_lost
+            for src, tgt in links:
+                f.write(f"{fa}\t{ar}\t{','.join(map(str, src))}\t{','.join(map(str, tgt))}\n")
+    return lost
+
+
 GoldRecord = tuple[list[LineLink], list[Span], list[Span]]  # links, src spans, tgt spans
 
 
@@ -571,6 +606,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--corpus", choices=[*CORPORA, "all"], default="all")
     parser.add_argument("--with-lang", action="store_true", help="write lang into docs.jsonl")
+    parser.add_argument(
+        "--sentence-gold",
+        action="store_true",
+        help="also write gold_sentences.tsv: the gold links over the sentences the project's "
+        "own preparation makes, for `aligner score --gold`",
+    )
     for name, value in asdict(Rates()).items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
     args = parser.parse_args(argv)
@@ -586,6 +627,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         dataset = generate(load_corpus(path, group_by), name, args.seed, rates)
         folder = write_dataset(dataset, args.out / name, with_lang=args.with_lang)
+        if args.sentence_gold:
+            lost = write_sentence_gold(dataset, folder / "gold_sentences.tsv")
+            print(f"{name}: gold_sentences.tsv ({lost} gold links lost to preparation)")
         print(f"{name}: {folder}\n{json.dumps(dataset.stats(), ensure_ascii=False)}")
         wrote += 1
     if not wrote:
