@@ -33,7 +33,7 @@ report:  ## the seeds' review page, and its screenshot for the docs
 		file://$(CURDIR)/report.html
 
 test:
-	$(PYTHON) -m pytest -q
+	$(PYTHON) -m pytest
 
 lint:
 	ruff check aligner tests bench

@@ -304,8 +304,12 @@ def sentence_background(
     for a, b in align_params.link_types():
         src_all = _sample_windows(src_docs, corpus, a, params.background_sample, rng)
         tgt_all = _sample_windows(tgt_docs, corpus, b, params.background_sample, rng)
-        count = min(len(src_all), len(tgt_all))
-        if count:
+        if len(src_all) * len(tgt_all) <= 250_000:
+            # few windows: every pair of them (a handful are true pairs; the mean and spread
+            # of thousands of unrelated pairs hardly move)
+            samples[(a, b)] = (src_all @ tgt_all.T).ravel()
+        else:
+            count = min(len(src_all), len(tgt_all))
             samples[(a, b)] = np.einsum("ij,ij->i", src_all[:count], tgt_all[:count])
     return background_from_samples(samples)
 
@@ -317,14 +321,23 @@ def _sample_windows(
     count: int,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """`count` random windows of `size` consecutive sentences from random documents (with
-    replacement), embedded and centred; only the sampled windows are encoded."""
+    """Up to `count` windows of `size` consecutive sentences, embedded and centred. A small
+    corpus gives all of its windows (each encoded once: a transformer encoder is slow); a
+    large one a random sample of windows of random documents."""
     eligible = [d for d in docs if len(d.sentences) >= size]
+    available = sum(len(d.sentences) - size + 1 for d in eligible)
     if not eligible:
         return np.zeros((0, corpus.encoder.dim), dtype=np.float32)
     texts = []
-    for k in rng.integers(0, len(eligible), count):
-        sentences = eligible[k].texts()
-        start = int(rng.integers(0, len(sentences) - size + 1))
-        texts.append(" ".join(sentences[start : start + size]))
+    if available <= count:
+        for doc in eligible:
+            sentences = doc.texts()
+            texts.extend(
+                " ".join(sentences[i : i + size]) for i in range(len(sentences) - size + 1)
+            )
+    else:
+        for k in rng.integers(0, len(eligible), count):
+            sentences = eligible[k].texts()
+            start = int(rng.integers(0, len(sentences) - size + 1))
+            texts.append(" ".join(sentences[start : start + size]))
     return corpus.encode_centered(texts, eligible[0].lang)
