@@ -1,0 +1,412 @@
+"""`aligner dedup`: group the documents of an archive that report the same story.
+
+Documents are taken in input order; each is attached to the best earlier document it
+repeats, or starts a cluster of its own (as its canonical document):
+
+1. exact copy: the same cleaned text (body hash, so boilerplate and whitespace do not
+   matter) -> `duplicate`, score 1;
+2. near copy in the same language (syndicated with edits, a paragraph added or cut):
+   FAISS neighbours of its document vector, verified by sentence alignment -> `duplicate`;
+3. translation or rewrite in another language: neighbours in the other languages,
+   verified the same way (the same-event score of `aligner.match`) -> `translation`.
+
+Verification is what keeps two reports of *different* events on the same topic apart:
+their document vectors are close, but their sentences do not align.
+
+A cluster id is the id of its canonical document. One pass, streaming: documents are
+processed and committed chunk by chunk, so memory stays bounded; a document is compared
+with everything stored before it (the store's earlier documents and the earlier documents
+of its chunk). Clusters are never merged afterwards (a document joins one cluster).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from aligner.align import AlignParams, Background, SideEmbeddings, recenter
+from aligner.docvec import (
+    embed_for_alignment,
+    encode_sentences,
+    language_centers,
+    prepared_from_texts,
+    sentence_background,
+    verify_pair,
+)
+from aligner.encoders.base import Encoder
+from aligner.ingest import ChunkItem, new_run_id, prepare_chunk, read_chunks, stored_document
+from aligner.progress import Progress
+from aligner.readers import document_to_record, input_size
+from aligner.store import ArchiveStore, DocumentRow
+from aligner.types import PreparedDocument
+
+CANONICAL, DUPLICATE, TRANSLATION = "canonical", "duplicate", "translation"
+CLUSTER_COLUMNS = ("doc_id", "cluster_id", "lang", "role", "score", "matched_doc")
+# Sentence-window embeddings kept for reuse: about 0.5 MB each at dimension 4096, so the
+# cache is small and recently-used (a chunk's worth would be gigabytes).
+_SIDE_CACHE = 64
+
+
+@dataclass(frozen=True)
+class DedupParams:
+    candidates: int = 5  # nearest documents looked up per language
+    # Thresholds measured on the benchmark archive (bench/archive.py, builtin encoder): a
+    # near copy's document cosine is above 0.75, unrelated documents' below 0.4; across
+    # languages document vectors say little (translations 0.0-0.3), verification decides:
+    # translations score 0.5-1.0, unrelated pairs below 0.45.
+    same_lang_cosine: float = 0.5  # document-vector cosine to verify a same-language pair
+    cross_lang_cosine: float = 0.05  # ... and a pair across languages
+    max_verify: int = 3  # candidates verified per document, per kind (same / cross)
+    duplicate_score: float = 0.6  # same-event score of a near copy
+    translation_score: float = 0.5  # same-event score of a translation
+    chunk_size: int = 1000
+
+
+@dataclass(frozen=True)
+class Assignment:
+    doc_id: str
+    cluster_id: str
+    lang: str
+    role: str
+    score: float
+    matched_doc: str
+
+
+@dataclass
+class DedupStats:
+    documents: int = 0
+    clusters: int = 0
+    duplicates: int = 0
+    exact: int = 0
+    translations: int = 0
+    verified: int = 0
+    seconds: float = 0.0
+    languages: dict[str, int] = field(default_factory=dict)
+
+    def count(self, a: Assignment, exact: bool) -> None:
+        self.documents += 1
+        self.languages[a.lang] = self.languages.get(a.lang, 0) + 1
+        if a.role == CANONICAL:
+            self.clusters += 1
+        elif a.role == DUPLICATE:
+            self.duplicates += 1
+            self.exact += exact
+        else:
+            self.translations += 1
+
+
+@dataclass
+class _Pending:
+    """A chunk document to decide, with what verification needs."""
+
+    position: int
+    item: ChunkItem
+    doc: PreparedDocument
+    vector: np.ndarray
+    row: int | None  # its stored row, when it was stored before this run
+
+
+class _Verifier:
+    """Sentence-level verification with per-chunk caches of embeddings."""
+
+    def __init__(
+        self, encoder: Encoder, centers: dict[str, np.ndarray], params: AlignParams
+    ) -> None:
+        self.encoder = encoder
+        self.centers = centers
+        self.params = params
+        self.backgrounds: dict[tuple[str, str], Background] = {}
+        self.sides: dict[object, SideEmbeddings] = {}
+        self.calls = 0
+
+    def side(self, key: object, doc: PreparedDocument) -> SideEmbeddings:
+        side = self.sides.pop(key, None)
+        if side is None:
+            side = embed_for_alignment(doc, self.encoder, self.centers, self.params)
+        self.sides[key] = side  # most recently used last
+        if len(self.sides) > _SIDE_CACHE:
+            del self.sides[next(iter(self.sides))]
+        return side
+
+    def learn_backgrounds(self, docs: Sequence[PreparedDocument]) -> None:
+        """Similarity of unrelated sentences for each language pair, from a sample of the
+        first chunk(s) that have both languages (kept for the rest of the run)."""
+        by_lang: dict[str, list[str]] = {}
+        for doc in docs:
+            texts = by_lang.setdefault(doc.lang, [])
+            if len(texts) < 2000:
+                texts.extend(doc.texts())
+        # The sentence encoder's language centres, as `embed_corpus` uses for alignment.
+        self.centers.update(language_centers(by_lang, self.encoder, self.centers))
+        vectors = {}
+        for lang, texts in by_lang.items():
+            if lang in self.centers and texts:
+                vectors[lang] = recenter(encode_sentences(texts, self.encoder), self.centers[lang])
+        langs = sorted(vectors)
+        for i, a in enumerate(langs):
+            for b in langs[i:]:
+                if (a, b) not in self.backgrounds:
+                    bg = sentence_background(vectors[a], vectors[b])
+                    if bg is not None:
+                        self.backgrounds[(a, b)] = bg
+
+    def score(
+        self, key_a: object, a: PreparedDocument, key_b: object, b: PreparedDocument
+    ) -> float:
+        self.calls += 1
+        background = self.backgrounds.get(tuple(sorted((a.lang, b.lang))))  # type: ignore[arg-type]
+        score, _ = verify_pair(
+            a, self.side(key_a, a), b, self.side(key_b, b), background, self.params
+        )
+        return score
+
+
+@contextlib.contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """Verification multiplies many small matrices; OpenBLAS threads only add overhead
+    there (measured: 3x slower with 2 threads than with 1)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional: without it, numpy keeps its own setting
+        yield
+        return
+    with threadpool_limits(1, user_api="blas"):
+        yield
+
+
+def dedup(
+    inputs: Sequence[str | Path],
+    store: ArchiveStore,
+    encoder: Encoder,
+    out: IO[str],
+    params: DedupParams | None = None,
+    align_params: AlignParams | None = None,
+    show_progress: bool = True,
+) -> DedupStats:
+    """Deduplicate the inputs against the store and each other; write one clusters.tsv row
+    per input document to `out`; store every document with its assignment."""
+    params = params or DedupParams()
+    writer = csv.writer(out, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(CLUSTER_COLUMNS)
+    stats = DedupStats()
+    centers = store.centers()
+    verifier = _Verifier(encoder, store.centers("sentence"), align_params or AlignParams())
+    run = new_run_id()
+    with single_threaded_blas(), Progress("dedup", input_size(inputs), show_progress) as progress:
+        for chunk in read_chunks(inputs, params.chunk_size, progress):
+            items = prepare_chunk(chunk, store, encoder, centers, run)
+            decided, exact = _decide_chunk(items, store, verifier, params)
+            docs, updates = [], []
+            for item, a in zip(items, decided):
+                fields = {
+                    "cluster_id": a.cluster_id,
+                    "role": a.role,
+                    "score": a.score,
+                    "matched_doc": a.matched_doc,
+                    "run": run,
+                }
+                if item.changed:
+                    docs.append(stored_document(item, **fields))
+                elif item.existing is not None:
+                    updates.append((item.existing.row, *fields.values()))
+            store.commit(
+                docs, centers=centers, sentence_centers=verifier.centers, assignments=updates
+            )
+            for a, is_exact in zip(decided, exact):
+                writer.writerow(
+                    [a.doc_id, a.cluster_id, a.lang, a.role, f"{a.score:.4f}", a.matched_doc]
+                )
+                stats.count(a, is_exact)
+            store.maybe_save_caches()
+        store.save_caches()
+        stats.seconds = progress.elapsed
+    stats.verified = verifier.calls
+    return stats
+
+
+def _stored_assignment(row: DocumentRow) -> Assignment:
+    return Assignment(
+        row.id,
+        row.cluster_id or row.id,
+        row.lang,
+        row.role or CANONICAL,
+        float(row.score if row.score is not None else 1.0),
+        row.matched_doc or "",
+    )
+
+
+def _decide_chunk(
+    items: list[ChunkItem], store: ArchiveStore, verifier: _Verifier, params: DedupParams
+) -> tuple[list[Assignment], list[bool]]:
+    """Assign every item of a chunk, in order (see the module documentation)."""
+    decided: list[Assignment | None] = [None] * len(items)
+    exact = [False] * len(items)
+    verifier.sides.clear()  # the cache is per chunk: memory stays bounded
+    # Stored documents that already have an assignment (from an earlier dedup) keep it; a
+    # stored one that others were already attached to stays their canonical.
+    unassigned = [i.existing for i in items if not i.changed and i.existing]
+    heads = store.heads([row.id for row in unassigned if row.cluster_id is None])
+    pending: list[_Pending] = []
+    reload_rows = []
+    for position, item in enumerate(items):
+        old = item.existing
+        if not item.changed and old is not None:
+            if old.cluster_id is not None or old.id in heads:
+                decided[position] = _stored_assignment(old)
+                continue
+            reload_rows.append(old.row)
+    texts = store.sentence_texts(reload_rows)
+    vectors = store.vectors_for(reload_rows)
+    for position, item in enumerate(items):
+        if decided[position] is not None:
+            continue
+        row = item.existing.row if item.existing else None
+        if item.changed:
+            assert item.prepared is not None and item.vector is not None
+            pending.append(_Pending(position, item, item.prepared, item.vector, None))
+        else:
+            assert item.existing is not None and row is not None
+            doc = prepared_from_texts(item.doc.id, item.existing.lang, texts.get(row, []))
+            pending.append(_Pending(position, item, doc, vectors[row], row))
+    if not pending:
+        return [a for a in decided if a is not None], exact
+    langs = sorted({p.doc.lang for p in pending})
+    if any((a, b) not in verifier.backgrounds for a in langs for b in langs if a <= b):
+        verifier.learn_backgrounds([p.doc for p in pending])
+
+    chunk_rows = {p.row for p in pending if p.row is not None}
+    matrix = np.stack([p.vector for p in pending]).astype(np.float32)
+    store_hits = _store_candidates(matrix, pending, store, chunk_rows, params)
+    candidate_rows = sorted({row for hits in store_hits for _, row, _ in hits})
+    rows_info = store.lookup_rows(candidate_rows)
+    rows_texts = store.sentence_texts(candidate_rows)
+    stored_docs = {
+        row: prepared_from_texts(info.id, info.lang, rows_texts.get(row, []))
+        for row, info in rows_info.items()
+    }
+    by_body = store.lookup_hashes("body_hash", [p.item.body_hash for p in pending])
+    by_content = store.lookup_hashes("content_hash", [p.item.content_hash for p in pending])
+    chunk_body: dict[str, int] = {}
+    within = matrix @ matrix.T
+
+    for k, p in enumerate(pending):
+        lang = p.doc.lang
+        choice: Assignment | None = None
+        # 1. exact copy
+        earlier = chunk_body.get(p.item.content_hash)
+        if earlier is None and p.doc.sentences:
+            earlier = chunk_body.get(p.item.body_hash)
+        if earlier is not None:
+            a = decided[pending[earlier].position]
+            assert a is not None
+            choice = Assignment(p.item.doc.id, a.cluster_id, lang, DUPLICATE, 1.0, a.doc_id)
+        elif p.item.content_hash in by_content or (p.item.body_hash in by_body and p.doc.sentences):
+            other = by_content.get(p.item.content_hash) or by_body[p.item.body_hash]
+            if other.row not in chunk_rows:
+                choice = Assignment(
+                    p.item.doc.id, other.cluster_id or other.id, lang, DUPLICATE, 1.0, other.id
+                )
+        if choice is not None:
+            exact[p.position] = True
+        elif p.doc.sentences:
+            # 2./3. candidates from the store and from earlier documents of this chunk
+            cands: list[tuple[float, str, object, PreparedDocument, str]] = []
+            for cosine, row, _ in store_hits[k]:
+                info = rows_info.get(row)
+                if info is not None:
+                    cluster = info.cluster_id or info.id
+                    cands.append((cosine, info.lang, ("s", row), stored_docs[row], cluster))
+            for j in range(k):
+                q = pending[j]
+                cosine = float(within[k, j])
+                limit = params.same_lang_cosine if q.doc.lang == lang else params.cross_lang_cosine
+                if cosine >= limit and q.doc.sentences:
+                    a = decided[q.position]
+                    assert a is not None
+                    cands.append((cosine, q.doc.lang, ("c", j), q.doc, a.cluster_id))
+            choice = _verify_candidates(p, k, cands, verifier, params)
+        if choice is None:
+            choice = Assignment(p.item.doc.id, p.item.doc.id, lang, CANONICAL, 1.0, "")
+        decided[p.position] = choice
+        chunk_body.setdefault(p.item.content_hash, k)
+        if p.doc.sentences:
+            chunk_body.setdefault(p.item.body_hash, k)
+    return [a for a in decided if a is not None], exact
+
+
+def _store_candidates(
+    matrix: np.ndarray,
+    pending: list[_Pending],
+    store: ArchiveStore,
+    chunk_rows: set[int],
+    params: DedupParams,
+) -> list[list[tuple[float, int, str]]]:
+    """Per pending document: (cosine, row, lang) of stored neighbours above the cosine
+    thresholds, from every language's index."""
+    hits: list[list[tuple[float, int, str]]] = [[] for _ in pending]
+    langs = np.array([p.doc.lang for p in pending], dtype=object)
+    for lang in store.search_languages():
+        # rows of this chunk are in the index too (re-processed documents): ask for more
+        k = params.candidates + min(len(chunk_rows), 20)
+        scores, rows = store.search(matrix, lang, k)
+        same = langs == lang
+        for i in range(len(pending)):
+            limit = params.same_lang_cosine if same[i] else params.cross_lang_cosine
+            for score, row in zip(scores[i], rows[i]):
+                if row < 0 or score < limit or int(row) in chunk_rows:
+                    continue
+                hits[i].append((float(score), int(row), lang))
+                if len(hits[i]) >= params.candidates * len(store.search_languages()):
+                    break
+    return hits
+
+
+def _verify_candidates(
+    p: _Pending,
+    k: int,
+    cands: list[tuple[float, str, object, PreparedDocument, str]],
+    verifier: _Verifier,
+    params: DedupParams,
+) -> Assignment | None:
+    """The best verified candidate: a same-language near copy first, then a translation."""
+    lang = p.doc.lang
+    for same in (True, False):
+        group = sorted((c for c in cands if (c[1] == lang) == same), key=lambda c: -c[0])[
+            : params.max_verify
+        ]
+        best: tuple[float, str, str] | None = None
+        for _, _, key, doc, cluster in group:
+            score = verifier.score(("c", k), p.doc, key, doc)
+            if best is None or score > best[0]:
+                best = (score, doc.id, cluster)
+        needed = params.duplicate_score if same else params.translation_score
+        if best is not None and best[0] >= needed:
+            role = DUPLICATE if same else TRANSLATION
+            return Assignment(p.item.doc.id, best[2], lang, role, round(best[0], 4), best[1])
+    return None
+
+
+def write_kept(
+    inputs: Sequence[str | Path], store: ArchiveStore, out: IO[str], show_progress: bool = True
+) -> int:
+    """Write the inputs' canonical documents (one per cluster) as JSONL: a JSONL input
+    line is copied as it was, so every field of the record is kept byte for byte."""
+    kept = 0
+    with Progress("writing kept", input_size(inputs), show_progress) as progress:
+        for chunk in read_chunks(inputs, 1000, progress):
+            found = store.lookup_ids([doc.id for doc, _ in chunk])
+            for doc, line in chunk:
+                row = found.get(doc.id)
+                if row is not None and (row.role or CANONICAL) == CANONICAL:
+                    out.write(
+                        (line or json.dumps(document_to_record(doc), ensure_ascii=False)) + "\n"
+                    )
+                    kept += 1
+    return kept
