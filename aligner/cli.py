@@ -241,6 +241,11 @@ def store_options(command: F) -> F:
     command = click.option(
         "--quiet", "-q", is_flag=True, help="No progress bar and no summary."
     )(command)  # fmt: skip
+    # How often the FAISS caches are rewritten (they are only a cache of SQLite); tests set
+    # 0 to write them after every chunk.
+    command = click.option(
+        "--cache-every", type=float, default=120.0, hidden=True
+    )(command)  # fmt: skip
     return command
 
 
@@ -277,6 +282,7 @@ def index() -> None:
 def index_add(
     inputs: tuple[str, ...],
     index_dir: str,
+    cache_every: float,
     quiet: bool,
     chunk_size: int,
     doc_dim: str,
@@ -295,7 +301,9 @@ def index_add(
 
     encoder = load_encoder(model, device=device, batch_size=batch_size)
     with _open_store(index_dir, encoder, doc_dim, faiss_factory, lock_timeout) as store:
-        stats = add_documents(list(inputs), store, encoder, chunk_size, not quiet)
+        stats = add_documents(
+            list(inputs), store, encoder, chunk_size, not quiet, cache_every_s=cache_every
+        )
     if not quiet:
         rate = stats.documents / stats.seconds if stats.seconds else 0.0
         langs = ", ".join(f"{k} {v:,}" for k, v in stats.languages.items())
@@ -417,6 +425,7 @@ def dedup(
     index_dir: str | None,
     duplicate_score: float,
     translation_score: float,
+    cache_every: float,
     quiet: bool,
     chunk_size: int,
     doc_dim: str,
@@ -458,8 +467,9 @@ def dedup(
         with _open_store(folder, encoder, doc_dim, faiss_factory, lock_timeout) as store:
             with atomic_output(output) as handle:
                 stats = dedup_module.dedup(
-                    list(inputs), store, encoder, handle, params, show_progress=not quiet
-                )
+                    list(inputs), store, encoder, handle, params, show_progress=not quiet,
+                    cache_every_s=cache_every,
+                )  # fmt: skip
             kept = None
             if keep_path:
                 with atomic_output(keep_path) as handle:

@@ -140,6 +140,7 @@ def add_documents(
     encoder: Encoder,
     chunk_size: int = 1000,
     show_progress: bool = True,
+    cache_every_s: float = 120.0,
 ) -> IngestStats:
     """`aligner index add`: stream the inputs into the store, one transaction per chunk."""
     stats = IngestStats()
@@ -155,7 +156,7 @@ def add_documents(
             stats.added += counts["added"]
             stats.updated += counts["updated"]
             stats.unchanged += len(items) - counts["added"] - counts["updated"]
-            store.maybe_save_caches()
+            store.maybe_save_caches(cache_every_s)
         store.save_caches()
         stats.seconds = progress.elapsed
     stats.languages = store.languages()

@@ -466,6 +466,12 @@ class ArchiveStore:
             return
         gen = self.generation
         caches = dict(self.manifest.get("caches", {}))
+        if (
+            not self._dirty
+            and set(caches) == set(self._faiss)
+            and self.manifest.get("generation") == gen
+        ):
+            return  # nothing changed: leave every file as it is
         for lang in sorted(self._dirty | (set(self._faiss) - set(caches))):
             name = f"vectors.{lang}.g{gen}.faiss"
             temp = self.folder / f".{name}.tmp"
