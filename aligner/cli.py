@@ -229,7 +229,7 @@ def store_options(command: F) -> F:
         "exact search below 50,000 documents per language, IVF above).",
     )(command)  # fmt: skip
     command = click.option(
-        "--doc-dim", type=click.Choice(["128", "256", "512", "1024"]), default="256",
+        "--doc-dim", type=click.Choice(["128", "256", "512", "1024"]), default="512",
         show_default=True,
         help="Dimension of the stored document vectors (builtin encoder; set when the index "
         "is created).",

@@ -33,6 +33,7 @@ import numpy as np
 
 from aligner.align import AlignParams, Background, SideEmbeddings, recenter
 from aligner.docvec import (
+    coverage_bound,
     embed_for_alignment,
     encode_sentences,
     language_centers,
@@ -126,7 +127,9 @@ class _Verifier:
         self.params = params
         self.backgrounds: dict[tuple[str, str], Background] = {}
         self.sides: dict[object, SideEmbeddings] = {}
+        self.single: dict[object, np.ndarray] = {}
         self.calls = 0
+        self.screened = 0
 
     def side(self, key: object, doc: PreparedDocument) -> SideEmbeddings:
         side = self.sides.pop(key, None)
@@ -160,14 +163,45 @@ class _Verifier:
                         self.backgrounds[(a, b)] = bg
 
     def score(
-        self, key_a: object, a: PreparedDocument, key_b: object, b: PreparedDocument
+        self,
+        key_a: object,
+        a: PreparedDocument,
+        key_b: object,
+        b: PreparedDocument,
+        needed: float = 0.0,
     ) -> float:
-        self.calls += 1
+        """Same-event score of a and b; 0.0 when a quick sentence-level screen shows it
+        cannot reach `needed`."""
         background = self.backgrounds.get(tuple(sorted((a.lang, b.lang))))  # type: ignore[arg-type]
+        if background is not None and needed > 0:
+            bound = coverage_bound(
+                self.sentences(key_a, a), a, self.sentences(key_b, b), b, background,
+                self.params,
+            )  # fmt: skip
+            if bound < needed:
+                self.screened += 1
+                return 0.0
+        self.calls += 1
         score, _ = verify_pair(
             a, self.side(key_a, a), b, self.side(key_b, b), background, self.params
         )
         return score
+
+    def sentences(self, key: object, doc: PreparedDocument) -> np.ndarray:
+        """Centred sentence vectors (the one-sentence windows), cached like `side`."""
+        side = self.sides.get(key)
+        if side is not None:
+            return side.windows[0]
+        vectors = self.single.pop(key, None)
+        if vectors is None:
+            vectors = encode_sentences(doc.texts(), self.encoder)
+            center = self.centers.get(doc.lang)
+            if center is not None and len(vectors):
+                vectors = recenter(vectors, center)
+        self.single[key] = vectors
+        if len(self.single) > 4 * _SIDE_CACHE:
+            del self.single[next(iter(self.single))]
+        return vectors
 
 
 @contextlib.contextmanager
@@ -251,7 +285,8 @@ def _decide_chunk(
     """Assign every item of a chunk, in order (see the module documentation)."""
     decided: list[Assignment | None] = [None] * len(items)
     exact = [False] * len(items)
-    verifier.sides.clear()  # the cache is per chunk: memory stays bounded
+    verifier.sides.clear()  # keys are per chunk
+    verifier.single.clear()
     # Stored documents that already have an assignment (from an earlier dedup) keep it; a
     # stored one that others were already attached to stays their canonical.
     unassigned = [i.existing for i in items if not i.changed and i.existing]
@@ -384,12 +419,12 @@ def _verify_candidates(
         group = sorted((c for c in cands if (c[1] == lang) == same), key=lambda c: -c[0])[
             : params.max_verify
         ]
+        needed = params.duplicate_score if same else params.translation_score
         best: tuple[float, str, str] | None = None
         for _, _, key, doc, cluster in group:
-            score = verifier.score(("c", k), p.doc, key, doc)
+            score = verifier.score(("c", k), p.doc, key, doc, needed)
             if best is None or score > best[0]:
                 best = (score, doc.id, cluster)
-        needed = params.duplicate_score if same else params.translation_score
         if best is not None and best[0] >= needed:
             role = DUPLICATE if same else TRANSLATION
             return Assignment(p.item.doc.id, best[2], lang, role, round(best[0], 4), best[1])

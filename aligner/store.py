@@ -73,7 +73,7 @@ class StoreConfig:
     "IVF1024,Flat", "HNSW32", ...); None picks by size: exact below `flat_limit`
     documents per language, IVF above (nlist ~ 4 sqrt(n), a power of two)."""
 
-    doc_dim: int = 256
+    doc_dim: int = 512
     factory: str | None = None
     flat_limit: int = 50_000
     nprobe: int = 32
