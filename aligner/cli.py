@@ -415,6 +415,10 @@ def index_search(
     "--translation-score", type=float, default=DedupParams.translation_score,
     show_default=True, help="Same-event score a translation needs.",
 )  # fmt: skip
+@click.option(
+    "--workers", type=click.IntRange(1), default=1, show_default=True,
+    help="Processes that verify candidate pairs (worth it on idle cores only).",
+)  # fmt: skip
 @store_options
 @model_options
 @handle_errors
@@ -425,6 +429,7 @@ def dedup(
     index_dir: str | None,
     duplicate_score: float,
     translation_score: float,
+    workers: int,
     cache_every: float,
     quiet: bool,
     chunk_size: int,
@@ -461,6 +466,7 @@ def dedup(
         duplicate_score=duplicate_score,
         translation_score=translation_score,
         chunk_size=chunk_size,
+        workers=workers,
     )
     with tempfile.TemporaryDirectory(prefix="aligner-dedup-") as temp:
         folder = index_dir or str(Path(temp) / "index")
@@ -481,7 +487,8 @@ def dedup(
             f"aligner: {stats.documents:,} documents ({langs or 'none'}) in "
             f"{stats.clusters:,} clusters: {stats.duplicates:,} duplicates "
             f"({stats.exact:,} exact copies), {stats.translations:,} translations; "
-            f"{stats.verified:,} pairs verified ({stats.seconds:.1f}s, {rate:,.0f} docs/s)"
+            f"{stats.verified:,} pairs aligned, {stats.screened:,} screened out "
+            f"({stats.seconds:.1f}s, {rate:,.0f} docs/s)"
             + (f"; {kept:,} documents kept" if kept is not None else ""),
             err=True,
         )

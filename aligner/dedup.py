@@ -22,12 +22,13 @@ of its chunk). Clusters are never merged afterwards (a document joins one cluste
 from __future__ import annotations
 
 import contextlib
+import copy
 import csv
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
@@ -42,6 +43,7 @@ from aligner.docvec import (
     verify_pair,
 )
 from aligner.encoders.base import Encoder
+from aligner.encoders.builtin import BuiltinEncoder
 from aligner.ingest import ChunkItem, new_run_id, prepare_chunk, read_chunks, stored_document
 from aligner.progress import Progress
 from aligner.readers import document_to_record, input_size
@@ -70,6 +72,7 @@ class DedupParams:
     duplicate_score: float = 0.6  # same-event score of a near copy
     translation_score: float = 0.48  # same-event score of a translation
     chunk_size: int = 1000
+    workers: int = 1  # processes that verify pairs (the decisions stay in input order)
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,8 @@ class DedupStats:
     duplicates: int = 0
     exact: int = 0
     translations: int = 0
-    verified: int = 0
+    verified: int = 0  # pairs aligned sentence by sentence
+    screened: int = 0  # pairs rejected by the quick sentence-level screen
     seconds: float = 0.0
     languages: dict[str, int] = field(default_factory=dict)
 
@@ -234,12 +238,19 @@ def dedup(
     writer.writerow(CLUSTER_COLUMNS)
     stats = DedupStats()
     centers = store.centers()
-    verifier = _Verifier(encoder, store.centers("sentence"), align_params or AlignParams())
+    align_params = align_params or AlignParams()
+    verifier = _Verifier(encoder, store.centers("sentence"), align_params)
+    pool = PoolScorer(params.workers, encoder, align_params) if params.workers > 1 else None
+    scorer: _Scorer = pool or score_serial
     run = new_run_id()
-    with single_threaded_blas(), Progress("dedup", input_size(inputs), show_progress) as progress:
+    with (
+        single_threaded_blas(),
+        Progress("dedup", input_size(inputs), show_progress) as progress,
+        contextlib.closing(pool) if pool else contextlib.nullcontext(),
+    ):
         for chunk in read_chunks(inputs, params.chunk_size, progress):
             items = prepare_chunk(chunk, store, encoder, centers, run)
-            decided, exact = _decide_chunk(items, store, verifier, params)
+            decided, exact = _decide_chunk(items, store, verifier, params, scorer)
             docs, updates = [], []
             for item, a in zip(items, decided):
                 fields = {
@@ -265,6 +276,7 @@ def dedup(
         store.save_caches()
         stats.seconds = progress.elapsed
     stats.verified = verifier.calls
+    stats.screened = verifier.screened
     return stats
 
 
@@ -280,18 +292,23 @@ def _stored_assignment(row: DocumentRow) -> Assignment:
 
 
 def _decide_chunk(
-    items: list[ChunkItem], store: ArchiveStore, verifier: _Verifier, params: DedupParams
+    items: list[ChunkItem],
+    store: ArchiveStore,
+    verifier: _Verifier,
+    params: DedupParams,
+    scorer: _Scorer,
 ) -> tuple[list[Assignment], list[bool]]:
-    """Assign every item of a chunk, in order (see the module documentation)."""
+    """Assign every item of a chunk, in order (see the module documentation).
+
+    The pairs to verify do not depend on earlier decisions (only the cluster a match
+    belongs to does), so they are all scored first, in parallel with `scorer`, and the
+    decisions are then taken in input order."""
     decided: list[Assignment | None] = [None] * len(items)
     exact = [False] * len(items)
-    verifier.sides.clear()  # keys are per chunk
-    verifier.single.clear()
     # Stored documents that already have an assignment (from an earlier dedup) keep it; a
     # stored one that others were already attached to stays their canonical.
     unassigned = [i.existing for i in items if not i.changed and i.existing]
     heads = store.heads([row.id for row in unassigned if row.cluster_id is None])
-    pending: list[_Pending] = []
     reload_rows = []
     for position, item in enumerate(items):
         old = item.existing
@@ -302,15 +319,16 @@ def _decide_chunk(
             reload_rows.append(old.row)
     texts = store.sentence_texts(reload_rows)
     vectors = store.vectors_for(reload_rows)
+    pending: list[_Pending] = []
     for position, item in enumerate(items):
         if decided[position] is not None:
             continue
-        row = item.existing.row if item.existing else None
         if item.changed:
             assert item.prepared is not None and item.vector is not None
             pending.append(_Pending(position, item, item.prepared, item.vector, None))
         else:
-            assert item.existing is not None and row is not None
+            assert item.existing is not None
+            row = item.existing.row
             doc = prepared_from_texts(item.doc.id, item.existing.lang, texts.get(row, []))
             pending.append(_Pending(position, item, doc, vectors[row], row))
     if not pending:
@@ -319,7 +337,9 @@ def _decide_chunk(
     if any((a, b) not in verifier.backgrounds for a in langs for b in langs if a <= b):
         verifier.learn_backgrounds([p.doc for p in pending])
 
-    chunk_rows = {p.row for p in pending if p.row is not None}
+    # Rows of this chunk's documents (re-processed ones, or the old version of an updated
+    # one) are never candidates from the store: earlier chunk documents come from `within`.
+    chunk_rows = {p.item.existing.row for p in pending if p.item.existing is not None}
     matrix = np.stack([p.vector for p in pending]).astype(np.float32)
     store_hits = _store_candidates(matrix, pending, store, chunk_rows, params)
     candidate_rows = sorted({row for hits in store_hits for _, row, _ in hits})
@@ -331,52 +351,105 @@ def _decide_chunk(
     }
     by_body = store.lookup_hashes("body_hash", [p.item.body_hash for p in pending])
     by_content = store.lookup_hashes("content_hash", [p.item.content_hash for p in pending])
-    chunk_body: dict[str, int] = {}
     within = matrix @ matrix.T
+    pending_langs = np.array([p.doc.lang for p in pending], dtype=object)
+    has_text = np.array([bool(p.doc.sentences) for p in pending])
+
+    # 1. exact copies: of an earlier chunk document, or of a stored one
+    copy_of: dict[int, tuple[str, object]] = {}
+    chunk_hash: dict[str, int] = {}
+    for k, p in enumerate(pending):
+        earlier = chunk_hash.get(p.item.content_hash)
+        if earlier is None and p.doc.sentences:
+            earlier = chunk_hash.get(p.item.body_hash)
+        if earlier is not None:
+            copy_of[k] = ("c", earlier)
+        else:
+            other = by_content.get(p.item.content_hash) or (
+                by_body.get(p.item.body_hash) if p.doc.sentences else None
+            )
+            if other is not None and other.row not in chunk_rows:
+                copy_of[k] = ("s", other)
+        chunk_hash.setdefault(p.item.content_hash, k)
+        if p.doc.sentences:
+            chunk_hash.setdefault(p.item.body_hash, k)
+
+    # 2./3. the candidates to verify: stored neighbours and earlier chunk documents
+    plans: dict[int, list[tuple[bool, float, object]]] = {}  # k -> (same, cosine, source)
+    jobs: list[tuple[PreparedDocument, list[tuple[PreparedDocument, float]]]] = []
+    for k, p in enumerate(pending):
+        if k in copy_of or not p.doc.sentences:
+            continue
+        lang = p.doc.lang
+        cands: list[tuple[bool, float, object, PreparedDocument]] = []
+        for cosine, row, _ in store_hits[k]:
+            info = rows_info.get(row)
+            if info is not None:
+                cands.append((info.lang == lang, cosine, ("s", info), stored_docs[row]))
+        same = pending_langs[:k] == lang
+        limits = np.where(same, params.same_lang_cosine, params.cross_lang_cosine)
+        for j in np.nonzero((within[k, :k] >= limits) & has_text[:k])[0]:
+            cands.append((bool(same[j]), float(within[k, j]), ("c", int(j)), pending[j].doc))
+        chosen = []
+        for kind in (True, False):
+            group = sorted((c for c in cands if c[0] == kind), key=lambda c: -c[1])
+            chosen.extend(group[: params.max_verify])
+        plans[k] = [(c[0], c[1], c[2]) for c in chosen]
+        needed = {True: params.duplicate_score, False: params.translation_score}
+        jobs.append((p.doc, [(c[3], needed[c[0]]) for c in chosen]))
+    scores = iter(scorer(jobs, verifier))
 
     for k, p in enumerate(pending):
         lang = p.doc.lang
         choice: Assignment | None = None
-        # 1. exact copy
-        earlier = chunk_body.get(p.item.content_hash)
-        if earlier is None and p.doc.sentences:
-            earlier = chunk_body.get(p.item.body_hash)
-        if earlier is not None:
-            a = decided[pending[earlier].position]
-            assert a is not None
-            choice = Assignment(p.item.doc.id, a.cluster_id, lang, DUPLICATE, 1.0, a.doc_id)
-        elif p.item.content_hash in by_content or (p.item.body_hash in by_body and p.doc.sentences):
-            other = by_content.get(p.item.content_hash) or by_body[p.item.body_hash]
-            if other.row not in chunk_rows:
-                choice = Assignment(
-                    p.item.doc.id, other.cluster_id or other.id, lang, DUPLICATE, 1.0, other.id
-                )
-        if choice is not None:
+        if k in copy_of:
+            where, what = copy_of[k]
             exact[p.position] = True
-        elif p.doc.sentences:
-            # 2./3. candidates from the store and from earlier documents of this chunk
-            cands: list[tuple[float, str, object, PreparedDocument, str]] = []
-            for cosine, row, _ in store_hits[k]:
-                info = rows_info.get(row)
-                if info is not None:
-                    cluster = info.cluster_id or info.id
-                    cands.append((cosine, info.lang, ("s", row), stored_docs[row], cluster))
-            for j in range(k):
-                q = pending[j]
-                cosine = float(within[k, j])
-                limit = params.same_lang_cosine if q.doc.lang == lang else params.cross_lang_cosine
-                if cosine >= limit and q.doc.sentences:
-                    a = decided[q.position]
-                    assert a is not None
-                    cands.append((cosine, q.doc.lang, ("c", j), q.doc, a.cluster_id))
-            choice = _verify_candidates(p, k, cands, verifier, params)
+            if where == "c":
+                a = decided[pending[what].position]  # type: ignore[index]
+                assert a is not None
+                choice = Assignment(p.item.doc.id, a.cluster_id, lang, DUPLICATE, 1.0, a.doc_id)
+            else:
+                other: DocumentRow = what  # type: ignore[assignment]
+                cluster = other.cluster_id or other.id
+                choice = Assignment(p.item.doc.id, cluster, lang, DUPLICATE, 1.0, other.id)
+        elif k in plans:
+            choice = _choose(p, plans[k], next(scores), pending, decided, params)
         if choice is None:
             choice = Assignment(p.item.doc.id, p.item.doc.id, lang, CANONICAL, 1.0, "")
         decided[p.position] = choice
-        chunk_body.setdefault(p.item.content_hash, k)
-        if p.doc.sentences:
-            chunk_body.setdefault(p.item.body_hash, k)
     return [a for a in decided if a is not None], exact
+
+
+def _choose(
+    p: _Pending,
+    plan: list[tuple[bool, float, object]],
+    scores: list[float],
+    pending: list[_Pending],
+    decided: list[Assignment | None],
+    params: DedupParams,
+) -> Assignment | None:
+    """The best verified candidate: a same-language near copy first, then a translation."""
+    for same, needed, role in (
+        (True, params.duplicate_score, DUPLICATE),
+        (False, params.translation_score, TRANSLATION),
+    ):
+        best = max(
+            ((score, source) for (kind, _, source), score in zip(plan, scores) if kind == same),
+            key=lambda pair: pair[0],
+            default=None,
+        )
+        if best is None or best[0] < needed:
+            continue
+        where, what = best[1]  # type: ignore[misc]
+        if where == "c":
+            a = decided[pending[what].position]
+            assert a is not None
+            cluster, matched = a.cluster_id, a.doc_id
+        else:
+            cluster, matched = what.cluster_id or what.id, what.id
+        return Assignment(p.item.doc.id, cluster, p.doc.lang, role, round(best[0], 4), matched)
+    return None
 
 
 def _store_candidates(
@@ -387,7 +460,7 @@ def _store_candidates(
     params: DedupParams,
 ) -> list[list[tuple[float, int, str]]]:
     """Per pending document: (cosine, row, lang) of stored neighbours above the cosine
-    thresholds, from every language's index."""
+    thresholds, `params.candidates` per language."""
     hits: list[list[tuple[float, int, str]]] = [[] for _ in pending]
     langs = np.array([p.doc.lang for p in pending], dtype=object)
     for lang in store.search_languages():
@@ -397,38 +470,101 @@ def _store_candidates(
         same = langs == lang
         for i in range(len(pending)):
             limit = params.same_lang_cosine if same[i] else params.cross_lang_cosine
+            taken = 0
             for score, row in zip(scores[i], rows[i]):
                 if row < 0 or score < limit or int(row) in chunk_rows:
                     continue
                 hits[i].append((float(score), int(row), lang))
-                if len(hits[i]) >= params.candidates * len(store.search_languages()):
+                taken += 1
+                if taken >= params.candidates:
                     break
     return hits
 
 
-def _verify_candidates(
-    p: _Pending,
-    k: int,
-    cands: list[tuple[float, str, object, PreparedDocument, str]],
-    verifier: _Verifier,
-    params: DedupParams,
-) -> Assignment | None:
-    """The best verified candidate: a same-language near copy first, then a translation."""
-    lang = p.doc.lang
-    for same in (True, False):
-        group = sorted((c for c in cands if (c[1] == lang) == same), key=lambda c: -c[0])[
-            : params.max_verify
+# -- scoring the planned pairs: in this process, or in worker processes -------------------
+_Jobs = list[tuple[PreparedDocument, list[tuple[PreparedDocument, float]]]]
+_Scorer = Callable[[_Jobs, "_Verifier"], list[list[float]]]
+
+
+def score_serial(jobs: _Jobs, verifier: _Verifier) -> list[list[float]]:
+    return [
+        [verifier.score(_key(doc), doc, _key(other), other, needed) for other, needed in cands]
+        for doc, cands in jobs
+    ]
+
+
+def _key(doc: PreparedDocument) -> tuple[str, int]:
+    # ids are unique within a run, but an updated document shares its id with the stored
+    # old version: the text tells them apart
+    return doc.id, hash(doc.doc.text)
+
+
+_WORKER: _Verifier | None = None
+
+
+def _worker_init(encoder: Encoder, params: AlignParams) -> None:
+    global _WORKER
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1, user_api="blas")
+    except ImportError:
+        pass
+    _WORKER = _Verifier(encoder, {}, params)
+
+
+def _worker_score(
+    batch: tuple[dict[str, np.ndarray], dict[tuple[str, str], Background], _Jobs],
+) -> tuple[list[list[float]], int, int]:
+    centers, backgrounds, jobs = batch
+    assert _WORKER is not None
+    _WORKER.centers, _WORKER.backgrounds = centers, backgrounds
+    before = (_WORKER.calls, _WORKER.screened)
+    out = score_serial(jobs, _WORKER)
+    return out, _WORKER.calls - before[0], _WORKER.screened - before[1]
+
+
+class PoolScorer:
+    """Scores the planned pairs in `workers` processes (spawned: no FAISS/OpenMP state is
+    inherited). Small batches go through the calling process."""
+
+    def __init__(self, workers: int, encoder: Encoder, params: AlignParams) -> None:
+        self.workers = workers
+        self.encoder = encoder
+        self.params = params
+        self._pool: Any = None
+
+    def __call__(self, jobs: _Jobs, verifier: _Verifier) -> list[list[float]]:
+        if len(jobs) < 64:
+            return score_serial(jobs, verifier)
+        if self._pool is None:
+            import multiprocessing
+
+            encoder = self.encoder
+            if isinstance(encoder, BuiltinEncoder):
+                encoder = copy.copy(encoder)
+                encoder._word_cache = {}  # not worth pickling
+            context = multiprocessing.get_context("spawn")
+            self._pool = context.Pool(
+                self.workers, initializer=_worker_init, initargs=(encoder, self.params)
+            )
+        size = max(1, len(jobs) // (4 * self.workers))
+        batches = [
+            (verifier.centers, verifier.backgrounds, jobs[i : i + size])
+            for i in range(0, len(jobs), size)
         ]
-        needed = params.duplicate_score if same else params.translation_score
-        best: tuple[float, str, str] | None = None
-        for _, _, key, doc, cluster in group:
-            score = verifier.score(("c", k), p.doc, key, doc, needed)
-            if best is None or score > best[0]:
-                best = (score, doc.id, cluster)
-        if best is not None and best[0] >= needed:
-            role = DUPLICATE if same else TRANSLATION
-            return Assignment(p.item.doc.id, best[2], lang, role, round(best[0], 4), best[1])
-    return None
+        out: list[list[float]] = []
+        for scores, calls, screened in self._pool.imap(_worker_score, batches):
+            out.extend(scores)
+            verifier.calls += calls
+            verifier.screened += screened
+        return out
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool.join()
+            self._pool = None
 
 
 def write_kept(
