@@ -226,7 +226,7 @@ def store_options(command: F) -> F:
     command = click.option(
         "--faiss-factory", default=None,
         help="FAISS index-factory string, e.g. 'Flat', 'IVF1024,Flat', 'HNSW32' (default: "
-        "exact search below 50,000 documents per language, IVF above).",
+        "exact search below 50,000 documents per language, HNSW32 above).",
     )(command)  # fmt: skip
     command = click.option(
         "--doc-dim", type=click.Choice(["128", "256", "512", "1024"]), default="512",
@@ -377,8 +377,8 @@ def index_search(
         for language in [lang] if lang else store.search_languages():
             scores, rows = store.search(vector, language, k)
             hits.extend((float(s), int(r)) for s, r in zip(scores[0], rows[0]) if r >= 0)
-        hits.sort(key=lambda h: -h[0])
-        info = store.lookup_rows([r for _, r in hits[:k]])
+        info = store.lookup_rows([r for _, r in hits])
+        hits = sorted((h for h in hits if h[1] in info), key=lambda h: -h[0])  # live rows
         titles = dict(
             store.db.execute(
                 f"SELECT row, title FROM documents WHERE row IN ({','.join('?' * len(info))})",

@@ -39,6 +39,8 @@ from typing import Any
 
 import numpy as np
 
+from aligner.store import StoreConfig
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 FILES = {
@@ -238,42 +240,58 @@ def pair_quality(cluster_of: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def recall_at_k(index_dir: Path, k: int = 10, queries: int = 1000) -> dict[str, Any]:
-    """recall@k of the store's approximate FAISS index (or, when the store is small enough
-    to be exact, of the IVF index it would switch to) against exact search."""
+def recall_at_k(
+    index_dir: Path, k: int = 10, queries: int = 1000, nprobes: tuple[int, ...] = (16, 32, 64, 128)
+) -> dict[str, Any]:
+    """recall@k of approximate FAISS indexes against exact search, per language, with
+    search time per query: HNSW32 (what the store uses above 50,000 documents per
+    language) at two efSearch values, and IVF (nlist ~ 4 sqrt(n), capped at n/40 so that
+    it can be trained) at several nprobe values."""
     import faiss
 
-    from aligner.store import ArchiveStore, StoreConfig, auto_factory, new_faiss
+    from aligner.store import ArchiveStore, new_faiss
 
     out: dict[str, Any] = {}
     with ArchiveStore.open(index_dir) as store:
         for lang in store.search_languages():
             rows, vectors = store.vectors_of(lang)
-            if len(rows) < 2 * k:
+            if len(rows) < 50 * k:
                 continue
             rng = np.random.default_rng(0)
             q = vectors[rng.choice(len(rows), min(queries, len(rows)), replace=False)]
             exact = faiss.IndexFlatIP(store.dim)
             exact.add(vectors)
+            started = time.perf_counter()
             _, truth = exact.search(q, k)
-            factory = store.faiss_info()[lang]["factory"]
-            if factory.startswith("IVF"):
-                _, approx_rows = store.search(q, lang, k)
-                position = {int(r): i for i, r in enumerate(rows)}
-                approx = np.array([[position.get(int(r), -1) for r in row] for row in approx_rows])
-            else:
-                factory = auto_factory(max(len(rows), StoreConfig.flat_limit), StoreConfig())
-                nlist = int(re.match(r"IVF(\d+)", factory).group(1))  # type: ignore[union-attr]
-                nlist = max(16, min(nlist, len(rows) // 40))
-                factory = f"IVF{nlist},Flat"
-                index = new_faiss(store.dim, factory)
-                index.train(vectors)
-                index.add_with_ids(vectors, np.arange(len(rows), dtype=np.int64))
-                faiss.extract_index_ivf(index).nprobe = store.config.nprobe
+            exact_ms = 1000 * (time.perf_counter() - started) / len(q)
+            nlist = 2 ** round(np.log2(4 * np.sqrt(len(rows))))
+            factory = f"IVF{max(16, min(nlist, len(rows) // 40))},Flat"
+            ids = np.arange(len(rows), dtype=np.int64)
+            candidates: list[tuple[str, Any, Any]] = []
+            ivf = new_faiss(store.dim, factory)
+            ivf.train(vectors)
+            ivf.add_with_ids(vectors, ids)
+            for nprobe in nprobes:
+                candidates.append((f"{factory} nprobe {nprobe}", ivf, ("nprobe", nprobe)))
+            hnsw = new_faiss(store.dim, "HNSW32")
+            started = time.perf_counter()
+            hnsw.add_with_ids(vectors, ids)
+            hnsw_build = time.perf_counter() - started
+            for ef in (64, 128):
+                candidates.append((f"HNSW32 efSearch {ef}", hnsw, ("ef", ef)))
+            lang_out: dict[str, Any] = {"docs": len(rows), "exact_ms_per_query": exact_ms,
+                                        "hnsw_build_s": hnsw_build}  # fmt: skip
+            for name, index, (knob, value) in candidates:
+                if knob == "nprobe":
+                    faiss.extract_index_ivf(index).nprobe = value
+                else:
+                    faiss.downcast_index(index.index).hnsw.efSearch = value
+                started = time.perf_counter()
                 _, approx = index.search(q, k)
-            hits = sum(len(set(a) & set(t)) for a, t in zip(approx, truth))
-            out[lang] = {"factory": factory, "nprobe": store.config.nprobe,
-                         "recall": hits / truth.size}  # fmt: skip
+                ms = 1000 * (time.perf_counter() - started) / len(q)
+                hits = sum(len(set(a) & set(t)) for a, t in zip(approx, truth))
+                lang_out[name] = {"recall": hits / truth.size, "ms_per_query": ms}
+            out[lang] = lang_out
     return out
 
 
@@ -373,8 +391,12 @@ def print_table(results: list[dict[str, Any]]) -> None:
     print(" | ".join(head))
     for r in results:
         q = r["quality"]
+        default = f"HNSW32 efSearch {StoreConfig.ef_search}"
         at10 = ", ".join(
-            f"{lang} {v['recall']:.3f} ({v['factory']})" for lang, v in r["recall_at_10"].items()
+            f"{lang} {m['recall']:.3f} ({name})"
+            for lang, v in r["recall_at_10"].items()
+            for name, m in v.items()
+            if isinstance(m, dict) and name.endswith(default)
         )
         cells = (
             f"{r['docs']:,}", f"{r['index_add']['docs_per_s']:.0f}",
@@ -384,6 +406,14 @@ def print_table(results: list[dict[str, Any]]) -> None:
             f"{q.get('recall_near', 0):.3f}", f"{q.get('recall_translation', 0):.3f}", at10,
         )  # fmt: skip
         print(" | ".join(cells))
+    print("\nrecall@10 against exact search (1,000 stored documents as queries)")
+    print("docs | lang | index | recall@10 | ms/query (exact: ms/query)")
+    for r in results:
+        for lang, v in r["recall_at_10"].items():
+            for name, m in v.items():
+                if isinstance(m, dict):
+                    print(f"{v['docs']:,} | {lang} | {name} | {m['recall']:.3f} | "
+                          f"{m['ms_per_query']:.3f} ({v['exact_ms_per_query']:.3f})")  # fmt: skip
     print("\nMinHash LSH (datasketch, 128 permutations, threshold 0.5), same-language copies")
     print("docs | tokenizer | docs/s | marked duplicate | precision | recall")
     for r in results:
