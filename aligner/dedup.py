@@ -248,7 +248,7 @@ def dedup(
         Progress("dedup", input_size(inputs), show_progress) as progress,
         contextlib.closing(pool) if pool else contextlib.nullcontext(),
     ):
-        for chunk in read_chunks(inputs, params.chunk_size, progress):
+        for chunk, nbytes in read_chunks(inputs, params.chunk_size):
             items = prepare_chunk(chunk, store, encoder, centers, run)
             decided, exact = _decide_chunk(items, store, verifier, params, scorer)
             docs, updates = [], []
@@ -272,6 +272,7 @@ def dedup(
                     [a.doc_id, a.cluster_id, a.lang, a.role, f"{a.score:.4f}", a.matched_doc]
                 )
                 stats.count(a, is_exact)
+            progress.advance(nbytes, len(chunk))
             store.maybe_save_caches(cache_every_s)
         store.save_caches()
         stats.seconds = progress.elapsed
@@ -574,7 +575,8 @@ def write_kept(
     line is copied as it was, so every field of the record is kept byte for byte."""
     kept = 0
     with Progress("writing kept", input_size(inputs), show_progress) as progress:
-        for chunk in read_chunks(inputs, 1000, progress):
+        for chunk, nbytes in read_chunks(inputs, 1000):
+            progress.advance(nbytes, len(chunk))
             found = store.lookup_ids([doc.id for doc, _ in chunk])
             for doc, line in chunk:
                 row = found.get(doc.id)

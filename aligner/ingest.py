@@ -67,18 +67,20 @@ def new_run_id() -> str:
 
 
 def read_chunks(
-    inputs: Sequence[str | Path], size: int, progress: Progress | None = None
-) -> Iterator[list[tuple[Document, str | None]]]:
+    inputs: Sequence[str | Path], size: int
+) -> Iterator[tuple[list[tuple[Document, str | None]], int]]:
+    """Chunks of (document, its JSONL line), each with the input bytes it took (for
+    progress bars, advanced once the chunk is done)."""
     chunk: list[tuple[Document, str | None]] = []
+    consumed = 0
     for doc, line, nbytes in stream_documents(inputs):
         chunk.append((doc, line))
-        if progress:
-            progress.advance(nbytes, 1)
+        consumed += nbytes
         if len(chunk) >= size:
-            yield chunk
-            chunk = []
+            yield chunk, consumed
+            chunk, consumed = [], 0
     if chunk:
-        yield chunk
+        yield chunk, consumed
 
 
 def prepare_chunk(
@@ -147,11 +149,12 @@ def add_documents(
     centers = store.centers()
     run = new_run_id()
     with Progress("indexing", input_size(inputs), show_progress) as progress:
-        for chunk in read_chunks(inputs, chunk_size, progress):
+        for chunk, nbytes in read_chunks(inputs, chunk_size):
             items = prepare_chunk(chunk, store, encoder, centers, run)
             counts = store.commit(
                 [stored_document(i, run=run) for i in items if i.changed], centers=centers
             )
+            progress.advance(nbytes, len(chunk))
             stats.documents += len(items)
             stats.added += counts["added"]
             stats.updated += counts["updated"]

@@ -644,7 +644,11 @@ def _chunks(values: list[Any], size: int = _SQL_CHUNK) -> Iterator[list[Any]]:
 def _connect(path: Path, write: bool) -> sqlite3.Connection:
     if not path.is_file():
         raise IndexError_(f"{path.parent}: damaged index (no {path.name})")
-    uri = f"file:{path}?mode={'rw' if write else 'ro'}"
+    # A reader opens read-write too when it may: after a writer was killed mid-transaction,
+    # the first connection must roll its journal back, which a read-only one cannot do.
+    # Readers never write anything else.
+    mode = "rw" if write or os.access(path, os.W_OK) else "ro"
+    uri = f"file:{path}?mode={mode}"
     db = sqlite3.connect(uri, uri=True, timeout=60, isolation_level="DEFERRED")
     db.execute("PRAGMA synchronous = NORMAL")
     return db
