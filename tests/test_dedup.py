@@ -128,3 +128,13 @@ def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["dedup", str(archive), "-o", str(tmp_path / "c.tsv")])
     assert result.exit_code == 2
     assert "duplicate document id 'a'" in result.output
+
+
+def test_records_round_trip_through_documents() -> None:
+    from aligner.readers import document_from_record, document_to_record
+
+    record = {
+        "id": "x1", "text": "متن خبر", "lang": "fa", "title": "عنوان", "date": "2020-01-03",
+        "url": "https://example.org/1", "source": {"name": "ایرنا", "rank": 2}, "tags": [1, None],
+    }  # fmt: skip
+    assert document_to_record(document_from_record(dict(record), "t:1")) == record
