@@ -360,7 +360,6 @@ def index_search(
     Prints TSV: rank, doc_id, lang, score, title."""
     from pathlib import Path
 
-    from aligner.docvec import document_encoder, embed_documents
     from aligner.prepare import prepare_document
     from aligner.store import ArchiveStore
     from aligner.types import Document
@@ -372,7 +371,7 @@ def index_search(
     encoder = load_encoder(model, device=device, batch_size=batch_size)
     with ArchiveStore.open(index_dir, encoder.identity) as store:
         prepared = prepare_document(doc, remove_titles=False)
-        vector = embed_documents([prepared], document_encoder(encoder, store.dim), store.centers())
+        vector = store.doc_space().embed([prepared], encoder)
         hits = []
         for language in [lang] if lang else store.search_languages():
             scores, rows = store.search(vector, language, k)

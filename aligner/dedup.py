@@ -44,7 +44,14 @@ from aligner.docvec import (
 )
 from aligner.encoders.base import Encoder
 from aligner.encoders.builtin import BuiltinEncoder
-from aligner.ingest import ChunkItem, new_run_id, prepare_chunk, read_chunks, stored_document
+from aligner.ingest import (
+    ChunkItem,
+    first_chunk,
+    new_run_id,
+    prepare_chunk,
+    read_chunks,
+    stored_document,
+)
 from aligner.progress import Progress
 from aligner.readers import document_to_record, input_size
 from aligner.store import ArchiveStore, DocumentRow
@@ -237,9 +244,10 @@ def dedup(
     writer = csv.writer(out, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(CLUSTER_COLUMNS)
     stats = DedupStats()
-    centers = store.centers()
+    space = store.doc_space()
     align_params = align_params or AlignParams()
-    verifier = _Verifier(encoder, store.centers("sentence"), align_params)
+    # one dict of sentence-encoder centres for document vectors and verification alike
+    verifier = _Verifier(encoder, space.sentence_centers, align_params)
     pool = PoolScorer(params.workers, encoder, align_params) if params.workers > 1 else None
     scorer: _Scorer = pool or score_serial
     run = new_run_id()
@@ -248,8 +256,8 @@ def dedup(
         Progress("dedup", input_size(inputs), show_progress) as progress,
         contextlib.closing(pool) if pool else contextlib.nullcontext(),
     ):
-        for chunk, nbytes in read_chunks(inputs, params.chunk_size):
-            items = prepare_chunk(chunk, store, encoder, centers, run)
+        for chunk, nbytes in read_chunks(inputs, first_chunk(space, params.chunk_size)):
+            items = prepare_chunk(chunk, store, encoder, space, run)
             decided, exact = _decide_chunk(items, store, verifier, params, scorer)
             docs, updates = [], []
             for item, a in zip(items, decided):
@@ -264,9 +272,7 @@ def dedup(
                     docs.append(stored_document(item, **fields))
                 elif item.existing is not None:
                     updates.append((item.existing.row, *fields.values()))
-            store.commit(
-                docs, centers=centers, sentence_centers=verifier.centers, assignments=updates
-            )
+            store.commit(docs, space=space, assignments=updates)
             for a, is_exact in zip(decided, exact):
                 writer.writerow(
                     [a.doc_id, a.cluster_id, a.lang, a.role, f"{a.score:.4f}", a.matched_doc]

@@ -5,14 +5,23 @@ sentence texts (for verification); sentence vectors are never stored, they are r
 for the few pairs that are verified.
 
 A document vector is the mean of its sentence vectors centred on their language (as in
-`aligner.match.embed_corpus`), folded to `dim` columns. For the built-in encoder, folding by
-summing blocks of columns is the same as hashing the n-grams into fewer buckets, so the
-small vector is a coarser version of the same representation, not a different one.
+`aligner.match.embed_corpus`), reduced to `dim` columns (see `DocSpace`) in one of two ways:
+
+- "pca": the 4096-dimensional builtin vector projected on the principal axes of the first
+  chunk's document vectors. Measured on the benchmark archive (10,000 documents, 512
+  dimensions): a Persian/Arabic translation is among the 3 nearest documents of the other
+  language for 48% of the planted translations, against 26% when folding; same-language
+  copies are found either way.
+- "hash": the same n-grams hashed into `dim` buckets, which is what folding the big vector
+  by summing blocks of columns amounts to. No fitted state; used when the first chunk is too
+  small to fit a projection (fewer than 2 x dim documents), and for dense models' vectors
+  (kept whole: their dimensions cannot be folded).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -56,6 +65,39 @@ def document_encoder(encoder: Encoder, dim: int) -> Encoder:
             cross_word=encoder.cross_word,
         )
     return encoder
+
+
+@dataclass
+class DocSpace:
+    """How one store makes document vectors: the reducer ("pca", "hash", or "" while
+    undecided), its projection, and the language centres (of the document encoder for
+    "hash", of the sentence encoder for "pca"; the sentence centres also serve
+    verification). New centres and the projection are stored with the next commit, so that
+    every later vector is comparable."""
+
+    dim: int
+    kind: str = ""
+    projection: np.ndarray | None = None  # (encoder.dim, dim) for "pca"
+    centers: dict[str, np.ndarray] = field(default_factory=dict)
+    sentence_centers: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def embed(self, docs: Sequence[PreparedDocument], encoder: Encoder) -> np.ndarray:
+        if not self.kind:
+            wants_pca = isinstance(encoder, BuiltinEncoder) and self.dim < encoder.dim
+            self.kind = "pca" if wants_pca and len(docs) >= 2 * self.dim else "hash"
+        if self.kind == "hash":
+            return embed_documents(docs, document_encoder(encoder, self.dim), self.centers)
+        full = embed_documents(docs, encoder, self.sentence_centers)
+        if self.projection is None:
+            self.projection = fit_projection(full, self.dim)
+        return l2_normalize(full @ self.projection)
+
+
+def fit_projection(vectors: np.ndarray, dim: int) -> np.ndarray:
+    """The `dim` principal axes of document vectors, as a (D, dim) float32 matrix (no
+    mean removal: the vectors are already centred per language)."""
+    _, _, axes = np.linalg.svd(vectors.astype(np.float64), full_matrices=False)
+    return np.ascontiguousarray(axes[:dim].T, dtype=np.float32)
 
 
 def fold(vectors: np.ndarray, dim: int) -> np.ndarray:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aligner.docvec import document_encoder, embed_documents
+from aligner.docvec import DocSpace
 from aligner.encoders.base import Encoder
 from aligner.errors import InputError
 from aligner.index import content_hash
@@ -67,27 +67,34 @@ def new_run_id() -> str:
 
 
 def read_chunks(
-    inputs: Sequence[str | Path], size: int
+    inputs: Sequence[str | Path], size: int | tuple[int, int]
 ) -> Iterator[tuple[list[tuple[Document, str | None]], int]]:
     """Chunks of (document, its JSONL line), each with the input bytes it took (for
-    progress bars, advanced once the chunk is done)."""
+    progress bars, advanced once the chunk is done). `size` may be (first, then)."""
+    first, then = size if isinstance(size, tuple) else (size, size)
     chunk: list[tuple[Document, str | None]] = []
     consumed = 0
     for doc, line, nbytes in stream_documents(inputs):
         chunk.append((doc, line))
         consumed += nbytes
-        if len(chunk) >= size:
+        if len(chunk) >= first:
             yield chunk, consumed
-            chunk, consumed = [], 0
+            chunk, consumed, first = [], 0, then
     if chunk:
         yield chunk, consumed
+
+
+def first_chunk(space: DocSpace, size: int) -> int | tuple[int, int]:
+    """Chunk sizes: while the store's document space is undecided, a first chunk large
+    enough to fit a projection on (see `DocSpace`)."""
+    return (max(size, 2 * space.dim), size) if not space.kind else size
 
 
 def prepare_chunk(
     chunk: Sequence[tuple[Document, str | None]],
     store: ArchiveStore,
     encoder: Encoder,
-    centers: dict[str, np.ndarray],
+    space: DocSpace,
     run: str | None = None,
 ) -> list[ChunkItem]:
     """Hash, look up, and (for new or changed documents only) prepare and embed a chunk.
@@ -112,8 +119,7 @@ def prepare_chunk(
         item.prepared = prepare_document(item.doc)
         item.body_hash = body_hash(item.prepared)
     if todo:
-        doc_encoder = document_encoder(encoder, store.dim)
-        vectors = embed_documents([i.prepared for i in todo], doc_encoder, centers)
+        vectors = space.embed([i.prepared for i in todo], encoder)
         for item, vector in zip(todo, vectors):
             item.vector = vector
     for item in items:
@@ -146,13 +152,13 @@ def add_documents(
 ) -> IngestStats:
     """`aligner index add`: stream the inputs into the store, one transaction per chunk."""
     stats = IngestStats()
-    centers = store.centers()
+    space = store.doc_space()
     run = new_run_id()
     with Progress("indexing", input_size(inputs), show_progress) as progress:
-        for chunk, nbytes in read_chunks(inputs, chunk_size):
-            items = prepare_chunk(chunk, store, encoder, centers, run)
+        for chunk, nbytes in read_chunks(inputs, first_chunk(space, chunk_size)):
+            items = prepare_chunk(chunk, store, encoder, space, run)
             counts = store.commit(
-                [stored_document(i, run=run) for i in items if i.changed], centers=centers
+                [stored_document(i, run=run) for i in items if i.changed], space=space
             )
             progress.advance(nbytes, len(chunk))
             stats.documents += len(items)

@@ -36,6 +36,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from aligner.docvec import DocSpace
 from aligner.errors import IndexError_
 
 FORMAT = "aligner-archive"
@@ -61,6 +62,8 @@ CREATE TABLE sentences (row INTEGER PRIMARY KEY, texts TEXT NOT NULL);
 CREATE TABLE vectors (row INTEGER PRIMARY KEY, lang TEXT NOT NULL, vector BLOB NOT NULL);
 CREATE INDEX vectors_lang ON vectors(lang);
 CREATE TABLE removed (row INTEGER PRIMARY KEY, lang TEXT NOT NULL, gen INTEGER NOT NULL);
+CREATE TABLE projection (
+    id INTEGER PRIMARY KEY CHECK (id = 1), kind TEXT NOT NULL, matrix BLOB);
 CREATE TABLE centers (
     lang TEXT NOT NULL, kind TEXT NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (lang, kind));
 """
@@ -238,6 +241,12 @@ class ArchiveStore:
             if write and config and config.factory and config.factory != manifest.get("factory"):
                 manifest["factory"] = config.factory
             db = _connect(folder / DATABASE, write)
+            if write:  # stores made before the table existed
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS projection (id INTEGER PRIMARY KEY "
+                    "CHECK (id = 1), kind TEXT NOT NULL, matrix BLOB)"
+                )
+                db.commit()
             store = cls(folder, db, manifest, write)
             store.lock = lock
             store._load_caches()
@@ -299,6 +308,24 @@ class ArchiveStore:
                 "SELECT lang, vector FROM centers WHERE kind = ?", (kind,)
             )
         }
+
+    def doc_space(self) -> DocSpace:
+        """How this store's document vectors are made (see `aligner.docvec.DocSpace`).
+        A store that has documents but no recorded reducer predates "pca": "hash"."""
+        space = DocSpace(
+            self.dim, centers=self.centers(), sentence_centers=self.centers("sentence")
+        )
+        try:
+            row = self.db.execute("SELECT kind, matrix FROM projection").fetchone()
+        except sqlite3.OperationalError:  # no such table
+            row = None
+        if row is not None:
+            space.kind = row[0]
+            if row[1] is not None:
+                space.projection = np.frombuffer(row[1], np.float32).reshape(-1, self.dim).copy()
+        elif len(self):
+            space.kind = "hash"
+        return space
 
     def lookup_ids(self, ids: Sequence[str]) -> dict[str, DocumentRow]:
         return {r.id: r for r in self._select_in("id", ids)}
@@ -379,6 +406,7 @@ class ArchiveStore:
         docs: Sequence[StoredDocument],
         centers: dict[str, np.ndarray] | None = None,
         sentence_centers: dict[str, np.ndarray] | None = None,
+        space: DocSpace | None = None,
         assignments: Iterable[tuple[int, str, str, float, str | None, str]] = (),
     ) -> dict[str, int]:
         """Add or update documents and record new language centres and cluster assignments
@@ -387,6 +415,8 @@ class ArchiveStore:
         left as it is. Returns counts: added, updated, unchanged."""
         if not self.writable:
             raise IndexError_(f"{self.folder}: opened read-only")
+        if space is not None:
+            centers, sentence_centers = space.centers, space.sentence_centers
         counts = {"added": 0, "updated": 0, "unchanged": 0}
         existing = self.lookup_ids([d.id for d in docs])
         assignments = list(assignments)
@@ -397,7 +427,8 @@ class ArchiveStore:
         changed = [
             d for d in docs if d.id not in existing or existing[d.id].content_hash != d.content_hash
         ]
-        if not changed and not new_centers and not assignments:
+        record_space = space is not None and space.kind and self._space_kind() is None
+        if not changed and not new_centers and not assignments and not record_space:
             counts["unchanged"] = len(docs)
             return counts  # nothing to write: the generation stays as it is
         gen = self.generation + 1
@@ -405,6 +436,9 @@ class ArchiveStore:
         removed: dict[str, list[int]] = {}
         with self.db:  # one transaction: all of it, or (after a crash) none of it
             self.db.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(gen),))
+            if record_space and space is not None:
+                matrix = None if space.projection is None else space.projection.tobytes()
+                self.db.execute("INSERT INTO projection VALUES (1, ?, ?)", (space.kind, matrix))
             for lang, kind, vector in new_centers:
                 self.db.execute(
                     "INSERT INTO centers VALUES (?, ?, ?)",
@@ -455,6 +489,13 @@ class ArchiveStore:
                 added.setdefault(doc.lang, []).append((row, vector))
         self._apply(added, removed)
         return counts
+
+    def _space_kind(self) -> str | None:
+        try:
+            row = self.db.execute("SELECT kind FROM projection").fetchone()
+        except sqlite3.OperationalError:  # a store from before the table existed
+            return "hash"
+        return None if row is None else str(row[0])
 
     def maybe_save_caches(self, every_s: float = 120.0) -> None:
         """Write the FAISS caches if the last write is older than `every_s` seconds (they are

@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -22,6 +23,8 @@ from aligner.store import ArchiveStore
 
 ROOT = Path(__file__).resolve().parents[1]
 CHUNK = 40
+DIM = 128  # document vectors: the first chunk is 2 * DIM documents (to fit a projection)
+FIRST = 2 * DIM
 
 
 def make_archive(seeds_dir: Path, path: Path, n: int) -> list[str]:
@@ -61,6 +64,14 @@ def snapshot(folder: Path) -> dict[str, object]:
             vectors.update((ids[int(r)], v.tobytes()) for r, v in zip(rows, matrix))
         ntotal = {lang: info["vectors"] for lang, info in store.faiss_info().items()}
         return {"docs": docs, "generation": store.generation, "ntotal": ntotal, "v": vectors}
+
+
+def assert_same_vectors(a: dict[str, bytes], b: dict[str, bytes]) -> None:
+    """Equal up to float rounding (BLAS sums in another order with other thread counts)."""
+    assert a.keys() == b.keys()
+    for key in a:
+        x, y = np.frombuffer(a[key], np.float32), np.frombuffer(b[key], np.float32)
+        assert np.allclose(x, y, atol=1e-5), key
 
 
 def assert_consistent(folder: Path) -> set[str]:
@@ -175,11 +186,14 @@ def big_archive(seeds_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tu
 def reference(big_archive: tuple[Path, list], tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The index an uninterrupted run makes."""
     folder = tmp_path_factory.mktemp("ref") / "idx"
-    add(str(big_archive[0]), "--index", str(folder), "--chunk-size", str(CHUNK), "-q")
+    add(str(big_archive[0]), "--index", str(folder), "--chunk-size", str(CHUNK), "-q",
+        "--doc-dim", str(DIM))  # fmt: skip
+    with ArchiveStore.open(folder) as store:
+        assert store.doc_space().kind == "pca"
     return snapshot(folder)
 
 
-@pytest.mark.parametrize("moment", [0, 1, 3, 6, 9])
+@pytest.mark.parametrize("moment", [0, 1, 3, 6])
 def test_killed_add_leaves_a_usable_index_and_a_rerun_completes_it(
     moment: int, big_archive: tuple[Path, list], reference: dict, tmp_path: Path
 ) -> None:
@@ -187,7 +201,8 @@ def test_killed_add_leaves_a_usable_index_and_a_rerun_completes_it(
     folder = tmp_path / "idx"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     command = [sys.executable, "-m", "aligner.cli", "index", "add", str(archive), "--index",
-               str(folder), "--chunk-size", str(CHUNK), "--cache-every", "0", "-q"]  # fmt: skip
+               str(folder), "--chunk-size", str(CHUNK), "--doc-dim", str(DIM),
+               "--cache-every", "0", "-q"]  # fmt: skip
     child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     # Wait for the chosen chunk, then a random few milliseconds: the kill lands anywhere in
     # a transaction, a FAISS cache write or the manifest update.
@@ -201,7 +216,8 @@ def test_killed_add_leaves_a_usable_index_and_a_rerun_completes_it(
     if (folder / "manifest.json").exists():
         stored = assert_consistent(folder)
         # whole chunks, in input order: a prefix of the archive
-        assert len(stored) % CHUNK == 0 or len(stored) == len(ids)
+        n = len(stored)
+        assert n in (0, len(ids)) or (n >= FIRST and (n - FIRST) % CHUNK == 0)
         assert stored == set(ids[: len(stored)])
         print(f"killed at chunk {moment}: {len(stored)} of {len(ids)} documents stored")
     else:
@@ -214,7 +230,7 @@ def test_killed_add_leaves_a_usable_index_and_a_rerun_completes_it(
     assert final["docs"] == reference["docs"]
     assert final["ntotal"] == reference["ntotal"]
     # the same vectors as an uninterrupted run: the language centres survive the kill
-    assert final["v"] == reference["v"]
+    assert_same_vectors(final["v"], reference["v"])
 
 
 def test_vectors_equal_after_interrupted_run(
@@ -223,11 +239,13 @@ def test_vectors_equal_after_interrupted_run(
     """Resuming gives bit-identical vectors: stop after 3 chunks (as a kill would), go on."""
     archive, ids = big_archive
     part = tmp_path / "part.jsonl"
-    part.write_text("".join(archive.read_text(encoding="utf-8").splitlines(True)[: 3 * CHUNK]))
+    done = FIRST + 2 * CHUNK
+    part.write_text("".join(archive.read_text(encoding="utf-8").splitlines(True)[:done]))
     folder = tmp_path / "idx"
-    add(str(part), "--index", str(folder), "--chunk-size", str(CHUNK), "-q")
-    out = add(str(archive), "--index", str(folder), "--chunk-size", str(CHUNK))
-    assert f"{len(ids) - 3 * CHUNK:,} added, 0 updated, {3 * CHUNK:,} unchanged" in out
+    options = ["--index", str(folder), "--chunk-size", str(CHUNK), "--doc-dim", str(DIM)]
+    add(str(part), *options, "-q")
+    out = add(str(archive), *options)
+    assert f"{len(ids) - done:,} added, 0 updated, {done:,} unchanged" in out
     final = snapshot(folder)
     assert final["docs"] == reference["docs"]
-    assert final["v"] == reference["v"]
+    assert_same_vectors(final["v"], reference["v"])
