@@ -326,7 +326,8 @@ def index_info(index_dir: str) -> None:
         identity = store.encoder_identity
         click.echo(f"index:      {index_dir}")
         click.echo(f"encoder:    {identity.get('kind')}:{identity.get('name')} "
-                   f"(dim {identity.get('dim')}), document vectors of dim {store.dim}")  # fmt: skip
+                   f"(dim {identity.get('dim')}), document vectors of dim {store.dim} "
+                   f"({store.doc_space().kind or 'not yet decided'})")  # fmt: skip
         click.echo(f"documents:  {len(store):,}")
         for lang, info in store.faiss_info().items():
             click.echo(f"  {lang}: {info['vectors']:,} ({info['factory']})")
