@@ -95,9 +95,13 @@ class DocSpace:
 
 def fit_projection(vectors: np.ndarray, dim: int) -> np.ndarray:
     """The `dim` principal axes of document vectors, as a (D, dim) float32 matrix (no
-    mean removal: the vectors are already centred per language)."""
-    _, _, axes = np.linalg.svd(vectors.astype(np.float64), full_matrices=False)
-    return np.ascontiguousarray(axes[:dim].T, dtype=np.float32)
+    mean removal: the vectors are already centred per language). Computed from the n x n
+    Gram matrix (n documents < D dimensions): seconds, where a full SVD took half a minute."""
+    x = vectors.astype(np.float64)
+    values, u = np.linalg.eigh(x @ x.T)
+    top = np.argsort(values)[::-1][:dim]
+    axes = x.T @ u[:, top] / np.sqrt(np.maximum(values[top], 1e-12))
+    return np.ascontiguousarray(axes, dtype=np.float32)
 
 
 def fold(vectors: np.ndarray, dim: int) -> np.ndarray:

@@ -58,10 +58,14 @@ def deduped(seeds_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     folder = tmp_path_factory.mktemp("dedup")
     archive = folder / "archive.jsonl"
     lines = build_archive(seeds_dir, archive)
+    # 004 is a loose rewrite of 001 rather than a close translation (same-event score
+    # 0.49): below the default --translation-score, which is set for precision on the
+    # benchmark archive.
     result = CliRunner().invoke(
         main,
         ["dedup", str(archive), "-o", str(folder / "clusters.tsv"),
-         "--keep", str(folder / "kept.jsonl"), "--index", str(folder / "index")],
+         "--keep", str(folder / "kept.jsonl"), "--index", str(folder / "index"),
+         "--translation-score", "0.45"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     return {"folder": folder, "lines": lines, "output": result.output}
