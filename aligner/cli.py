@@ -365,8 +365,11 @@ def index_search(
     from aligner.store import ArchiveStore
     from aligner.types import Document
 
-    path = Path(query)
-    doc = read_text_file(path) if path.is_file() else Document("query", query)
+    try:
+        is_file = len(query) < 4096 and Path(query).is_file()
+    except OSError:  # a long text is not a file name ("File name too long")
+        is_file = False
+    doc = read_text_file(Path(query)) if is_file else Document("query", query)
     if query_lang:
         doc = Document(doc.id, doc.text, query_lang)
     encoder = load_encoder(model, device=device, batch_size=batch_size)

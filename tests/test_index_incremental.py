@@ -249,3 +249,23 @@ def test_vectors_equal_after_interrupted_run(
     final = snapshot(folder)
     assert final["docs"] == reference["docs"]
     assert_same_vectors(final["v"], reference["v"])
+
+
+def test_faiss_factory_is_configurable_and_remembered(seeds_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "idx"
+    add(str(seeds_dir), "--index", str(folder), "-q", "--faiss-factory", "HNSW32")
+    with ArchiveStore.open(folder) as store:
+        assert {info["factory"] for info in store.faiss_info().values()} == {"HNSW32"}
+    # an update on HNSW (which cannot remove) keeps search right: the old row is skipped
+    text = (seeds_dir / "001_2ad9410abe4922a4.txt").read_text(encoding="utf-8")
+    archive = tmp_path / "upd.jsonl"
+    archive.write_text(json.dumps({"id": "001_2ad9410abe4922a4", "text": text[:400]}) + "\n")
+    add(str(archive), "--index", str(folder), "-q")
+    result = CliRunner().invoke(
+        main, ["index", "search", text[:400], "--index", str(folder), "-k", "10"]
+    )
+    assert result.exit_code == 0, result.output
+    hits = [line.split("\t")[1] for line in result.output.splitlines()[1:]]
+    assert hits[0] == "001_2ad9410abe4922a4" and len(hits) == len(set(hits)) == 5
+    with ArchiveStore.open(folder) as store:
+        assert store.faiss_info()["fa"]["factory"] == "HNSW32"
