@@ -14,6 +14,7 @@ import click
 
 from aligner import api
 from aligner.align import AlignParams
+from aligner.dedup import DedupParams
 from aligner.encoders import load_encoder
 from aligner.errors import EXIT_FAILURE, EXIT_INTERRUPTED, AlignerError, InputError
 from aligner.export import atomic_output, check_output_path, write_pairs_tsv
@@ -586,6 +587,286 @@ def score(
         click.echo("\n\n".join(scoring.format_report(t, title=p) for p, t in results.items()))
     for note in notes:
         click.echo(f"aligner: {note}", err=True)
+
+
+def store_options(command: F) -> F:
+    """Options of the commands that write an archive index."""
+    command = click.option(
+        "--lock-timeout", type=float, default=10.0, show_default=True,
+        help="Seconds to wait for another process writing the same index (0: fail at once).",
+    )(command)  # fmt: skip
+    command = click.option(
+        "--faiss-factory", default=None,
+        help="FAISS index-factory string, e.g. 'Flat', 'IVF1024,Flat', 'HNSW32' (default: "
+        "exact search below 50,000 documents per language, HNSW32 above).",
+    )(command)  # fmt: skip
+    command = click.option(
+        "--doc-dim", type=click.Choice(["128", "256", "512", "1024"]), default="512",
+        show_default=True,
+        help="Dimension of the stored document vectors (builtin encoder; set when the index "
+        "is created).",
+    )(command)  # fmt: skip
+    command = click.option(
+        "--chunk-size", type=click.IntRange(1), default=1000, show_default=True,
+        help="Documents per committed chunk (an interrupted run keeps every finished chunk).",
+    )(command)  # fmt: skip
+    command = click.option(
+        "--quiet", "-q", is_flag=True, help="No progress bar and no summary."
+    )(command)  # fmt: skip
+    # How often the FAISS caches are rewritten (they are only a cache of SQLite); tests set
+    # 0 to write them after every chunk.
+    command = click.option(
+        "--cache-every", type=float, default=120.0, hidden=True
+    )(command)  # fmt: skip
+    return command
+
+
+def _open_store(
+    folder: str, encoder: Any, doc_dim: str, factory: str | None, lock_timeout: float
+) -> Any:
+    from aligner.docvec import doc_dim_for
+    from aligner.store import ArchiveStore, StoreConfig
+
+    config = StoreConfig(doc_dim=doc_dim_for(encoder, int(doc_dim)), factory=factory)
+    return ArchiveStore.open(
+        folder, encoder.identity, write=True, config=config, lock_timeout=lock_timeout
+    )
+
+
+@main.group()
+def index() -> None:
+    """A persistent, incremental document index for a news archive.
+
+    \b
+    Examples:
+      aligner index add archive-2020.jsonl --index indexes/news
+      aligner index info --index indexes/news
+      aligner index search "text or a file" --index indexes/news -k 10
+    """
+
+
+@index.command("add")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--index", "index_dir", required=True, help="Index folder (created if missing).")
+@store_options
+@model_options
+@handle_errors
+def index_add(
+    inputs: tuple[str, ...],
+    index_dir: str,
+    cache_every: float,
+    quiet: bool,
+    chunk_size: int,
+    doc_dim: str,
+    faiss_factory: str | None,
+    lock_timeout: float,
+    model: str,
+    device: str | None,
+    batch_size: int | None,
+) -> None:
+    """Add documents to an index: new ones are appended, changed ones (same id, other text)
+    updated, unchanged ones left alone. Safe to interrupt and run again.
+
+    INPUT is read as by `aligner match` (JSONL is streamed, not read whole).
+    """
+    from aligner.ingest import add_documents
+
+    encoder = load_encoder(model, device=device, batch_size=batch_size)
+    with _open_store(index_dir, encoder, doc_dim, faiss_factory, lock_timeout) as store:
+        stats = add_documents(
+            list(inputs), store, encoder, chunk_size, not quiet, cache_every_s=cache_every
+        )
+    if not quiet:
+        rate = stats.documents / stats.seconds if stats.seconds else 0.0
+        langs = ", ".join(f"{k} {v:,}" for k, v in stats.languages.items())
+        click.echo(
+            f"aligner: {stats.documents:,} documents read: {stats.added:,} added, "
+            f"{stats.updated:,} updated, {stats.unchanged:,} unchanged "
+            f"({stats.seconds:.1f}s, {rate:,.0f} docs/s); index now {langs or 'empty'}",
+            err=True,
+        )
+
+
+@index.command("info")
+@click.option("--index", "index_dir", required=True, help="Index folder.")
+@handle_errors
+def index_info(index_dir: str) -> None:
+    """Show what an index holds: documents per language, FAISS index types, encoder."""
+    from aligner.store import ArchiveStore
+
+    with ArchiveStore.open(index_dir) as store:
+        identity = store.encoder_identity
+        click.echo(f"index:      {index_dir}")
+        click.echo(f"encoder:    {identity.get('kind')}:{identity.get('name')} "
+                   f"(dim {identity.get('dim')}), document vectors of dim {store.dim} "
+                   f"({store.doc_space().kind or 'not yet decided'})")  # fmt: skip
+        click.echo(f"documents:  {len(store):,}")
+        for lang, info in store.faiss_info().items():
+            click.echo(f"  {lang}: {info['vectors']:,} ({info['factory']})")
+        clustered = store.db.execute(
+            "SELECT COUNT(*), SUM(role = 'canonical') FROM documents WHERE role IS NOT NULL"
+        ).fetchone()
+        if clustered[0]:
+            click.echo(f"dedup:      {clustered[0]:,} documents in {clustered[1] or 0:,} clusters")
+        click.echo(f"generation: {store.generation}")
+
+
+@index.command("search")
+@click.argument("query")
+@click.option("--index", "index_dir", required=True, help="Index folder.")
+@click.option("-k", type=click.IntRange(1), default=10, show_default=True, help="Hits to show.")
+@click.option("--lang", default=None, help="Only search documents of this language.")
+@click.option("--query-lang", default=None, help="Language of the query (default: detected).")
+@model_options
+@handle_errors
+def index_search(
+    query: str,
+    index_dir: str,
+    k: int,
+    lang: str | None,
+    query_lang: str | None,
+    model: str,
+    device: str | None,
+    batch_size: int | None,
+) -> None:
+    """Find the indexed documents nearest to QUERY (a text, or the path of a text file).
+    Prints TSV: rank, doc_id, lang, score, title."""
+    from pathlib import Path
+
+    from aligner.prepare import prepare_document
+    from aligner.store import ArchiveStore
+    from aligner.types import Document
+
+    try:
+        is_file = len(query) < 4096 and Path(query).is_file()
+    except OSError:  # a long text is not a file name ("File name too long")
+        is_file = False
+    doc = read_text_file(Path(query)) if is_file else Document("query", query)
+    if query_lang:
+        doc = Document(doc.id, doc.text, query_lang)
+    encoder = load_encoder(model, device=device, batch_size=batch_size)
+    with ArchiveStore.open(index_dir, encoder.identity) as store:
+        prepared = prepare_document(doc, remove_titles=False)
+        vector = store.doc_space().embed([prepared], encoder)
+        hits = []
+        for language in [lang] if lang else store.search_languages():
+            scores, rows = store.search(vector, language, k)
+            hits.extend((float(s), int(r)) for s, r in zip(scores[0], rows[0]) if r >= 0)
+        info = store.lookup_rows([r for _, r in hits])
+        hits = sorted((h for h in hits if h[1] in info), key=lambda h: -h[0])  # live rows
+        titles = dict(
+            store.db.execute(
+                f"SELECT row, title FROM documents WHERE row IN ({','.join('?' * len(info))})",
+                list(info),
+            ).fetchall()
+        )
+    click.echo("rank\tdoc_id\tlang\tscore\ttitle")
+    for rank, (score, row) in enumerate(hits[:k], start=1):
+        title = (titles.get(row) or "").replace("\t", " ").replace("\n", " ")
+        click.echo(f"{rank}\t{info[row].id}\t{info[row].lang}\t{score:.4f}\t{title}")
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option(
+    "-o", "--output", default="-", show_default=True,
+    help="clusters.tsv: doc_id, cluster_id, lang, role, score, matched_doc ('-': stdout).",
+)  # fmt: skip
+@click.option(
+    "--keep", "keep_path", default=None,
+    help="Also write the archive as JSONL with one canonical document per cluster "
+    "(input records copied unchanged).",
+)  # fmt: skip
+@click.option(
+    "--index", "index_dir", default=None,
+    help="Deduplicate against this index and add the documents to it (default: a "
+    "temporary index, removed at the end).",
+)  # fmt: skip
+@click.option(
+    "--duplicate-score", type=float, default=DedupParams.duplicate_score, show_default=True,
+    help="Same-event score a same-language near copy needs.",
+)  # fmt: skip
+@click.option(
+    "--translation-score", type=float, default=DedupParams.translation_score,
+    show_default=True, help="Same-event score a translation needs.",
+)  # fmt: skip
+@click.option(
+    "--workers", type=click.IntRange(1), default=1, show_default=True,
+    help="Processes that verify candidate pairs (worth it on idle cores only).",
+)  # fmt: skip
+@store_options
+@model_options
+@handle_errors
+def dedup(
+    inputs: tuple[str, ...],
+    output: str,
+    keep_path: str | None,
+    index_dir: str | None,
+    duplicate_score: float,
+    translation_score: float,
+    workers: int,
+    cache_every: float,
+    quiet: bool,
+    chunk_size: int,
+    doc_dim: str,
+    faiss_factory: str | None,
+    lock_timeout: float,
+    model: str,
+    device: str | None,
+    batch_size: int | None,
+) -> None:
+    """Group the documents that report the same story: exact copies, near copies in one
+    language, and translations across languages.
+
+    \b
+    clusters.tsv (TSV, header row), one row per input document:
+      doc_id cluster_id lang role score matched_doc
+    role is canonical (first of its cluster; cluster_id is its doc_id), duplicate (same
+    language) or translation; matched_doc is the document it was attached to.
+
+    \b
+    Examples:
+      aligner dedup archive.jsonl -o clusters.tsv --keep deduped.jsonl
+      aligner dedup today.jsonl --index indexes/news -o clusters.tsv
+    """
+    import tempfile
+    from dataclasses import replace
+
+    from aligner import dedup as dedup_module
+    from aligner.export import atomic_output
+
+    encoder = load_encoder(model, device=device, batch_size=batch_size)
+    params = replace(
+        DedupParams(),
+        duplicate_score=duplicate_score,
+        translation_score=translation_score,
+        chunk_size=chunk_size,
+        workers=workers,
+    )
+    with tempfile.TemporaryDirectory(prefix="aligner-dedup-") as temp:
+        folder = index_dir or str(Path(temp) / "index")
+        with _open_store(folder, encoder, doc_dim, faiss_factory, lock_timeout) as store:
+            with atomic_output(output) as handle:
+                stats = dedup_module.dedup(
+                    list(inputs), store, encoder, handle, params, show_progress=not quiet,
+                    cache_every_s=cache_every,
+                )  # fmt: skip
+            kept = None
+            if keep_path:
+                with atomic_output(keep_path) as handle:
+                    kept = dedup_module.write_kept(list(inputs), store, handle, not quiet)
+    if not quiet:
+        rate = stats.documents / stats.seconds if stats.seconds else 0.0
+        langs = ", ".join(f"{k} {v:,}" for k, v in sorted(stats.languages.items()))
+        click.echo(
+            f"aligner: {stats.documents:,} documents ({langs or 'none'}) in "
+            f"{stats.clusters:,} clusters: {stats.duplicates:,} duplicates "
+            f"({stats.exact:,} exact copies), {stats.translations:,} translations; "
+            f"{stats.verified:,} pairs aligned, {stats.screened:,} screened out "
+            f"({stats.seconds:.1f}s, {rate:,.0f} docs/s)"
+            + (f"; {kept:,} documents kept" if kept is not None else ""),
+            err=True,
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

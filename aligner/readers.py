@@ -428,3 +428,79 @@ def _is_valid_unicode(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def document_to_record(doc: Document) -> dict[str, Any]:
+    """The JSON record of a document: the known fields that were given, then every other
+    field of the input record, unchanged."""
+    record: dict[str, Any] = {"id": doc.id, "text": doc.text}
+    for name in ("lang", "title", "date", "url"):
+        value = getattr(doc, name)
+        if value is not None:
+            record[name] = value
+    record.update(doc.fields)
+    return record
+
+
+def input_size(inputs: Iterable[str | Path]) -> int | None:
+    """Total bytes of the inputs (for progress bars); None when one is standard input."""
+    total = 0
+    for item in inputs:
+        if str(item) == "-":
+            return None
+        path = Path(item)
+        if path.is_dir():
+            total += sum(p.stat().st_size for p in path.rglob("*.txt") if p.is_file())
+        elif path.exists():
+            total += path.stat().st_size
+    return total
+
+
+def stream_documents(inputs: Iterable[str | Path]) -> Iterator[tuple[Document, str | None, int]]:
+    """Every document of the inputs, without reading a JSONL file whole: yields (document,
+    the JSONL line it was read from or None, bytes of input consumed for it).
+
+    Ids are not checked for uniqueness here (the caller has the index to check them in);
+    JSONL that is not UTF-8 falls back to `iter_input`, which reads the file whole."""
+    for item in inputs:
+        path = Path(item)
+        if str(item) != "-" and path.suffix.lower() in JSONL_SUFFIXES and path.is_file():
+            streamed = _stream_jsonl(path)
+            if streamed is not None:
+                yield from streamed
+                continue
+        size = path.stat().st_size if str(item) != "-" and path.is_file() else 0
+        for doc in iter_input(item):
+            yield doc, None, size
+            size = 0
+
+
+def _stream_jsonl(path: Path) -> Iterator[tuple[Document, str | None, int]] | None:
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None  # UTF-16: read whole by iter_input
+    return _jsonl_lines(path)
+
+
+def _jsonl_lines(path: Path) -> Iterator[tuple[Document, str | None, int]]:
+    with open(path, "rb") as handle:
+        pending = 0  # bytes of blank lines, counted with the next document
+        for number, raw in enumerate(handle, start=1):
+            where = f"{path}:{number}"
+            data = raw[3:] if number == 1 and raw.startswith(b"\xef\xbb\xbf") else raw
+            try:
+                line = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(f"{where}: not valid UTF-8 ({exc.reason})") from exc
+            pending += len(raw)
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{where}: malformed JSON ({exc.msg})") from exc
+            if not isinstance(record, dict):
+                raise InputError(f"{where}: expected a JSON object, got {type(record).__name__}")
+            yield document_from_record(record, where), line.rstrip("\r\n"), pending
+            pending = 0

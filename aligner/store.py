@@ -1,0 +1,777 @@
+"""The archive store: a persistent, incremental document index for news archives.
+
+Layout of a store folder:
+
+    manifest.json            format, version, encoder identity, document dimension, and the
+                             FAISS cache files with the generation each one reflects
+    store.sqlite             documents, their sentences and vectors, language centres
+    vectors.<lang>.g<N>.faiss  FAISS cache of one language at generation N
+    lock                     writers hold an exclusive flock on it
+
+SQLite is the single source of truth: every chunk of documents is one transaction that also
+bumps the store's `generation`, so an interrupted writer leaves the last committed chunk and
+nothing half-written. The FAISS files are a cache of the SQLite vectors: they are written to
+a temporary name and renamed, then the manifest is replaced (last) to point at them. On
+opening, each cache is brought up to the SQLite generation by replaying the rows added and
+removed since (or rebuilt when missing or unreadable), so a kill at any moment is harmless.
+
+Nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import re
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from aligner.docvec import DocSpace
+from aligner.errors import IndexError_
+
+FORMAT = "aligner-archive"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+DATABASE = "store.sqlite"
+LOCK = "lock"
+_CACHE_RE = re.compile(r"^vectors\.(.+)\.g(\d+)\.faiss$")
+_SQL_CHUNK = 900  # bound on SQLite host parameters per statement
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE documents (
+    row INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, lang TEXT NOT NULL,
+    content_hash TEXT NOT NULL, body_hash TEXT NOT NULL, title TEXT,
+    n_sentences INTEGER NOT NULL, gen INTEGER NOT NULL,
+    cluster_id TEXT, role TEXT, score REAL, matched_doc TEXT, run TEXT);
+CREATE INDEX documents_gen ON documents(gen);
+CREATE INDEX documents_body ON documents(body_hash);
+CREATE INDEX documents_content ON documents(content_hash);
+CREATE INDEX documents_cluster ON documents(cluster_id);
+CREATE TABLE sentences (row INTEGER PRIMARY KEY, texts TEXT NOT NULL);
+CREATE TABLE vectors (row INTEGER PRIMARY KEY, lang TEXT NOT NULL, vector BLOB NOT NULL);
+CREATE INDEX vectors_lang ON vectors(lang);
+CREATE TABLE removed (row INTEGER PRIMARY KEY, lang TEXT NOT NULL, gen INTEGER NOT NULL);
+CREATE TABLE projection (
+    id INTEGER PRIMARY KEY CHECK (id = 1), kind TEXT NOT NULL, matrix BLOB);
+CREATE TABLE centers (
+    lang TEXT NOT NULL, kind TEXT NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (lang, kind));
+"""
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """How documents are indexed. `factory` is a FAISS index-factory string ("Flat",
+    "IVF1024,Flat", "HNSW32", ...); None picks by size: exact below `flat_limit`
+    documents per language, HNSW32 above."""
+
+    doc_dim: int = 512
+    factory: str | None = None
+    flat_limit: int = 50_000
+    nprobe: int = 32  # IVF lists searched (IVF indexes)
+    ef_search: int = 128  # HNSW search breadth: recall@10 0.96 at 50,000 (64: 0.93)
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """One document as stored: metadata, sentence texts, vector, and (after dedup) its
+    cluster assignment."""
+
+    id: str
+    lang: str
+    content_hash: str
+    body_hash: str
+    title: str | None
+    sentences: tuple[str, ...]
+    vector: np.ndarray
+    cluster_id: str | None = None
+    role: str | None = None
+    score: float | None = None
+    matched_doc: str | None = None
+    run: str | None = None
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    """What a lookup returns about a stored document (no texts, no vector)."""
+
+    row: int
+    id: str
+    lang: str
+    content_hash: str
+    body_hash: str
+    cluster_id: str | None
+    role: str | None
+    score: float | None
+    matched_doc: str | None
+    run: str | None
+
+
+_ROW_COLUMNS = "row, id, lang, content_hash, body_hash, cluster_id, role, score, matched_doc, run"
+
+
+def auto_factory(n: int, config: StoreConfig) -> str:
+    if config.factory:
+        return config.factory
+    if n < config.flat_limit:
+        return "Flat"
+    # Measured on the benchmark (bench/archive.py), 50,000 documents of a language:
+    # HNSW32 at efSearch 128 has recall@10 0.96 at 0.28 ms/query; IVF1024 with 128 lists
+    # probed has 0.87-0.89 at 0.35 ms/query.
+    return "HNSW32"
+
+
+def new_faiss(dim: int, factory: str) -> faiss.Index:
+    """An empty inner-product index that takes our own ids (the SQLite rows)."""
+    if factory.startswith("IVF"):
+        return faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+    # Flat, HNSW, PQ... have no ids of their own: wrap them.
+    return faiss.index_factory(dim, f"IDMap2,{factory}", faiss.METRIC_INNER_PRODUCT)
+
+
+class WriterLock:
+    """An exclusive flock on the store's lock file, so that two writers never interleave.
+    Waits up to `timeout` seconds (0: fail at once), then fails with a clear message."""
+
+    def __init__(self, path: Path, timeout: float) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + max(self.timeout, 0.0)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    os.close(fd)
+                    raise
+                if time.monotonic() >= deadline:
+                    holder = _read_small(self.path)
+                    os.close(fd)
+                    raise IndexError_(
+                        f"{self.path.parent}: index is being written by another process "
+                        f"({holder or 'unknown'}); waited {self.timeout:g}s. Try again "
+                        "later or raise --lock-timeout"
+                    ) from None
+                time.sleep(0.1)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()}".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+def _read_small(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").strip()[:100]
+    except OSError:
+        return ""
+
+
+class ArchiveStore:
+    """Open with `ArchiveStore.open`; use as a context manager (closes and unlocks)."""
+
+    def __init__(
+        self, folder: Path, db: sqlite3.Connection, manifest: dict[str, Any], writable: bool
+    ) -> None:
+        self.folder = folder
+        self.db = db
+        self.manifest = manifest
+        self.writable = writable
+        self.dim = int(manifest["doc_dim"])
+        self.config = StoreConfig(
+            doc_dim=self.dim,
+            factory=manifest.get("factory"),
+            flat_limit=int(manifest.get("flat_limit", StoreConfig.flat_limit)),
+            nprobe=int(manifest.get("nprobe", StoreConfig.nprobe)),
+            ef_search=int(manifest.get("ef_search", StoreConfig.ef_search)),
+        )
+        self.lock: WriterLock | None = None
+        self._faiss: dict[str, faiss.Index] = {}
+        self._factory: dict[str, str] = {}
+        self._dirty: set[str] = set()
+        self._last_cache_save = time.monotonic()
+
+    # -- opening ---------------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        folder: str | Path,
+        encoder_identity: dict[str, Any] | None = None,
+        *,
+        write: bool = False,
+        config: StoreConfig | None = None,
+        lock_timeout: float = 10.0,
+    ) -> ArchiveStore:
+        """Open a store. With `write`, take the writer lock and create the store if the
+        folder has none (with `config`); an existing store keeps its own configuration,
+        except a given FAISS factory, which replaces the stored one."""
+        folder = Path(folder)
+        lock = None
+        if write:
+            folder.mkdir(parents=True, exist_ok=True)
+            lock = WriterLock(folder / LOCK, lock_timeout)
+            lock.acquire()
+        try:
+            if write and not (folder / MANIFEST).exists():
+                _create(folder, encoder_identity, config or StoreConfig())
+            manifest = _read_manifest(folder)
+            if encoder_identity is not None and manifest["encoder"] != encoder_identity:
+                raise IndexError_(
+                    f"{folder}: index was made with encoder {_describe(manifest['encoder'])}, "
+                    f"not {_describe(encoder_identity)}; use the same --model or a new index"
+                )
+            if write and config and config.factory and config.factory != manifest.get("factory"):
+                manifest["factory"] = config.factory
+            db = _connect(folder / DATABASE, write)
+            if write:  # stores made before the table existed
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS projection (id INTEGER PRIMARY KEY "
+                    "CHECK (id = 1), kind TEXT NOT NULL, matrix BLOB)"
+                )
+                db.commit()
+            store = cls(folder, db, manifest, write)
+            store.lock = lock
+            store._load_caches()
+            if write:
+                if config and config.factory:
+                    for lang in store.search_languages():
+                        if store._factory[lang] != config.factory:
+                            store._rebuild(lang, config.factory)
+                            store._dirty.add(lang)
+                store._cleanup_files()
+            return store
+        except BaseException:
+            if lock:
+                lock.release()
+            raise
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.db.close()
+        if self.lock:
+            self.lock.release()
+            self.lock = None
+
+    def __enter__(self) -> ArchiveStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading ---------------------------------------------------------------------------
+    @property
+    def generation(self) -> int:
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    @property
+    def encoder_identity(self) -> dict[str, Any]:
+        return dict(self.manifest["encoder"])
+
+    def __len__(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
+
+    def languages(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT lang, COUNT(*) FROM documents GROUP BY lang ORDER BY lang")
+        return {lang: int(n) for lang, n in rows}
+
+    def faiss_info(self) -> dict[str, dict[str, Any]]:
+        return {
+            lang: {"factory": self._factory[lang], "vectors": int(index.ntotal)}
+            for lang, index in sorted(self._faiss.items())
+        }
+
+    def centers(self, kind: str = "doc") -> dict[str, np.ndarray]:
+        """Language centres: of the document encoder ("doc") or of the sentence encoder
+        used for verification ("sentence")."""
+        return {
+            lang: np.frombuffer(blob, dtype=np.float32).copy()
+            for lang, blob in self.db.execute(
+                "SELECT lang, vector FROM centers WHERE kind = ?", (kind,)
+            )
+        }
+
+    def doc_space(self) -> DocSpace:
+        """How this store's document vectors are made (see `aligner.docvec.DocSpace`).
+        A store that has documents but no recorded reducer predates "pca": "hash"."""
+        space = DocSpace(
+            self.dim, centers=self.centers(), sentence_centers=self.centers("sentence")
+        )
+        try:
+            row = self.db.execute("SELECT kind, matrix FROM projection").fetchone()
+        except sqlite3.OperationalError:  # no such table
+            row = None
+        if row is not None:
+            space.kind = row[0]
+            if row[1] is not None:
+                space.projection = np.frombuffer(row[1], np.float32).reshape(-1, self.dim).copy()
+        elif len(self):
+            space.kind = "hash"
+        return space
+
+    def lookup_ids(self, ids: Sequence[str]) -> dict[str, DocumentRow]:
+        return {r.id: r for r in self._select_in("id", ids)}
+
+    def lookup_rows(self, rows: Sequence[int]) -> dict[int, DocumentRow]:
+        return {r.row: r for r in self._select_in("row", rows)}
+
+    def lookup_hashes(self, column: str, hashes: Sequence[str]) -> dict[str, DocumentRow]:
+        """For each hash (`content_hash` or `body_hash`), the earliest stored document with
+        it."""
+        if column not in ("content_hash", "body_hash"):
+            raise ValueError(column)
+        found: dict[str, DocumentRow] = {}
+        for r in sorted(self._select_in(column, [h for h in hashes if h]), key=lambda r: r.row):
+            found.setdefault(getattr(r, column), r)
+        return found
+
+    def heads(self, ids: Sequence[str]) -> set[str]:
+        """Which of these document ids already head a cluster (others were attached to
+        them)."""
+        out: set[str] = set()
+        for part in _chunks(list(ids)):
+            marks = ",".join("?" * len(part))
+            query = f"SELECT DISTINCT cluster_id FROM documents WHERE cluster_id IN ({marks})"
+            out.update(r[0] for r in self.db.execute(query, part))
+        return out
+
+    def sentence_texts(self, rows: Sequence[int]) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = {}
+        for part in _chunks(list(rows)):
+            marks = ",".join("?" * len(part))
+            query = f"SELECT row, texts FROM sentences WHERE row IN ({marks})"
+            out.update((row, json.loads(texts)) for row, texts in self.db.execute(query, part))
+        return out
+
+    def vectors_for(self, rows: Sequence[int]) -> dict[int, np.ndarray]:
+        out: dict[int, np.ndarray] = {}
+        for part in _chunks(list(rows)):
+            marks = ",".join("?" * len(part))
+            query = f"SELECT row, vector FROM vectors WHERE row IN ({marks})"
+            out.update(
+                (r, np.frombuffer(b, dtype=np.float32)) for r, b in self.db.execute(query, part)
+            )
+        return out
+
+    def iter_documents(self) -> Iterator[DocumentRow]:
+        for values in self.db.execute(f"SELECT {_ROW_COLUMNS} FROM documents ORDER BY row"):
+            yield DocumentRow(*values)
+
+    def search(self, vectors: np.ndarray, lang: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest stored documents of one language: (scores, rows), -1 rows for none."""
+        index = self._faiss.get(lang)
+        n = len(vectors)
+        if index is None or index.ntotal == 0 or k <= 0:
+            return np.zeros((n, 0), np.float32), np.zeros((n, 0), np.int64)
+        _tune(index, self.config)
+        return index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
+
+    def search_languages(self) -> list[str]:
+        return sorted(self._faiss)
+
+    def vectors_of(self, lang: str) -> tuple[np.ndarray, np.ndarray]:
+        """All stored (rows, vectors) of one language, for exact search and training."""
+        rows, blobs = [], []
+        for row, blob in self.db.execute("SELECT row, vector FROM vectors WHERE lang = ?", (lang,)):
+            rows.append(row)
+            blobs.append(blob)
+        matrix = (
+            np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(-1, self.dim)
+            if blobs
+            else np.zeros((0, self.dim), np.float32)
+        )
+        return np.array(rows, dtype=np.int64), matrix
+
+    # -- writing ---------------------------------------------------------------------------
+    def commit(
+        self,
+        docs: Sequence[StoredDocument],
+        centers: dict[str, np.ndarray] | None = None,
+        sentence_centers: dict[str, np.ndarray] | None = None,
+        space: DocSpace | None = None,
+        assignments: Iterable[tuple[int, str, str, float, str | None, str]] = (),
+    ) -> dict[str, int]:
+        """Add or update documents and record new language centres and cluster assignments
+        of already stored rows (row, cluster_id, role, score, matched_doc, run), all in one
+        transaction (one generation). A document whose id and content hash are stored is
+        left as it is. Returns counts: added, updated, unchanged."""
+        if not self.writable:
+            raise IndexError_(f"{self.folder}: opened read-only")
+        if space is not None:
+            centers, sentence_centers = space.centers, space.sentence_centers
+        counts = {"added": 0, "updated": 0, "unchanged": 0}
+        existing = self.lookup_ids([d.id for d in docs])
+        assignments = list(assignments)
+        new_centers = []
+        for kind, given in (("doc", centers), ("sentence", sentence_centers)):
+            stored = self.centers(kind)
+            new_centers += [(k, kind, v) for k, v in (given or {}).items() if k not in stored]
+        changed = [
+            d for d in docs if d.id not in existing or existing[d.id].content_hash != d.content_hash
+        ]
+        record_space = space is not None and space.kind and self._space_kind() is None
+        if not changed and not new_centers and not assignments and not record_space:
+            counts["unchanged"] = len(docs)
+            return counts  # nothing to write: the generation stays as it is
+        gen = self.generation + 1
+        added: dict[str, list[tuple[int, np.ndarray]]] = {}
+        removed: dict[str, list[int]] = {}
+        with self.db:  # one transaction: all of it, or (after a crash) none of it
+            self.db.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(gen),))
+            if record_space and space is not None:
+                matrix = None if space.projection is None else space.projection.tobytes()
+                self.db.execute("INSERT INTO projection VALUES (1, ?, ?)", (space.kind, matrix))
+            for lang, kind, vector in new_centers:
+                self.db.execute(
+                    "INSERT INTO centers VALUES (?, ?, ?)",
+                    (lang, kind, np.asarray(vector, np.float32).tobytes()),
+                )
+            for row, cluster_id, role, score, matched, run in assignments:
+                self.db.execute(
+                    "UPDATE documents SET cluster_id = ?, role = ?, score = ?, "
+                    "matched_doc = ?, run = ? WHERE row = ?",
+                    (cluster_id, role, score, matched, run, row),
+                )
+            for doc in docs:
+                old = existing.get(doc.id)
+                if old is not None:
+                    if old.content_hash == doc.content_hash:
+                        counts["unchanged"] += 1
+                        continue
+                    for table in ("documents", "sentences", "vectors"):
+                        self.db.execute(f"DELETE FROM {table} WHERE row = ?", (old.row,))
+                    self.db.execute(
+                        "INSERT OR REPLACE INTO removed VALUES (?, ?, ?)", (old.row, old.lang, gen)
+                    )
+                    removed.setdefault(old.lang, []).append(old.row)
+                    counts["updated"] += 1
+                else:
+                    counts["added"] += 1
+                cursor = self.db.execute(
+                    "INSERT INTO documents (id, lang, content_hash, body_hash, title, "
+                    "n_sentences, gen, cluster_id, role, score, matched_doc, run) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        doc.id, doc.lang, doc.content_hash, doc.body_hash, doc.title,
+                        len(doc.sentences), gen, doc.cluster_id, doc.role, doc.score,
+                        doc.matched_doc, doc.run,
+                    ),
+                )  # fmt: skip
+                row = int(cursor.lastrowid or 0)
+                vector = np.ascontiguousarray(doc.vector, dtype=np.float32)
+                if vector.shape != (self.dim,):
+                    raise IndexError_(f"vector of shape {vector.shape} for dimension {self.dim}")
+                self.db.execute(
+                    "INSERT INTO sentences VALUES (?, ?)",
+                    (row, json.dumps(list(doc.sentences), ensure_ascii=False)),
+                )
+                self.db.execute(
+                    "INSERT INTO vectors VALUES (?, ?, ?)", (row, doc.lang, vector.tobytes())
+                )
+                added.setdefault(doc.lang, []).append((row, vector))
+        self._apply(added, removed)
+        return counts
+
+    def _space_kind(self) -> str | None:
+        try:
+            row = self.db.execute("SELECT kind FROM projection").fetchone()
+        except sqlite3.OperationalError:  # a store from before the table existed
+            return "hash"
+        return None if row is None else str(row[0])
+
+    def maybe_save_caches(self, every_s: float = 120.0) -> None:
+        """Write the FAISS caches if the last write is older than `every_s` seconds (they are
+        only a cache: a crash before the next write costs a replay on opening, not data)."""
+        if time.monotonic() - self._last_cache_save >= every_s:
+            self.save_caches()
+
+    def save_caches(self) -> None:
+        """Write changed FAISS caches (temporary name, rename), then the manifest, last."""
+        if not self.writable:
+            return
+        gen = self.generation
+        caches = dict(self.manifest.get("caches", {}))
+        if (
+            not self._dirty
+            and set(caches) == set(self._faiss)
+            and self.manifest.get("generation") == gen
+        ):
+            return  # nothing changed: leave every file as it is
+        for lang in sorted(self._dirty | (set(self._faiss) - set(caches))):
+            name = f"vectors.{lang}.g{gen}.faiss"
+            temp = self.folder / f".{name}.tmp"
+            faiss.write_index(self._faiss[lang], str(temp))
+            _fsync_file(temp)
+            os.replace(temp, self.folder / name)
+            caches[lang] = {"file": name, "generation": gen, "factory": self._factory[lang]}
+        for lang in list(caches):
+            if lang not in self._faiss:
+                del caches[lang]
+        self.manifest["caches"] = caches
+        self.manifest["generation"] = gen
+        self.manifest["documents"] = self.languages()
+        _write_manifest(self.folder, self.manifest)
+        self._dirty.clear()
+        self._last_cache_save = time.monotonic()
+        self._cleanup_files()
+
+    # -- FAISS caches ----------------------------------------------------------------------
+    def _apply(
+        self, added: dict[str, list[tuple[int, np.ndarray]]], removed: dict[str, list[int]]
+    ) -> None:
+        for lang, rows in removed.items():
+            index = self._faiss.get(lang)
+            if index is None:
+                continue
+            if not self._remove(lang, rows):
+                added.pop(lang, None)  # rebuilt from SQLite: the new rows are in
+            self._dirty.add(lang)
+        for lang, items in added.items():
+            current = self._faiss.get(lang)
+            n = (int(current.ntotal) if current is not None else 0) + len(items)
+            wanted = auto_factory(n, self.config)
+            if lang not in self._faiss or (
+                wanted != self._factory[lang] and _worth_rebuild(self._factory[lang], wanted)
+            ):
+                self._rebuild(lang, wanted)
+            else:
+                rows = np.array([r for r, _ in items], dtype=np.int64)
+                vectors = np.stack([v for _, v in items])
+                self._faiss[lang].add_with_ids(vectors, rows)
+            self._dirty.add(lang)
+
+    def _remove(self, lang: str, rows: list[int]) -> bool:
+        """Remove rows from a language's FAISS index. HNSW cannot remove: there the rows stay
+        (searches skip rows that SQLite no longer has) until they are a tenth of the index,
+        then it is rebuilt. Returns False when it was rebuilt."""
+        index = self._faiss[lang]
+        try:
+            index.remove_ids(np.array(rows, dtype=np.int64))
+            return True
+        except RuntimeError:
+            live = self.db.execute("SELECT COUNT(*) FROM vectors WHERE lang = ?", (lang,))
+            if index.ntotal - int(live.fetchone()[0]) <= 0.1 * index.ntotal:
+                return True
+            self._rebuild(lang)
+            return False
+
+    def _rebuild(self, lang: str, factory: str | None = None) -> None:
+        rows, vectors = self.vectors_of(lang)
+        factory = factory or auto_factory(len(rows), self.config)
+        index = new_faiss(self.dim, factory)
+        if not index.is_trained:
+            if len(rows) < 40 * _nlist(factory):
+                factory = "Flat"  # too few vectors to train the requested index
+                index = new_faiss(self.dim, factory)
+            else:
+                rng = np.random.default_rng(0)
+                sample = rng.choice(len(rows), min(len(rows), 40 * _nlist(factory)), replace=False)
+                index.train(vectors[np.sort(sample)])
+        if len(rows):
+            index.add_with_ids(vectors, rows)
+        self._faiss[lang] = index
+        self._factory[lang] = factory
+
+    def _load_caches(self) -> None:
+        """Bring every language's FAISS cache to the SQLite generation (see the module)."""
+        gen = self.generation
+        caches = self.manifest.get("caches", {})
+        langs = [r[0] for r in self.db.execute("SELECT DISTINCT lang FROM vectors")]
+        for lang in sorted(set(langs) | set(caches)):
+            entry = caches.get(lang)
+            index = None
+            if entry and int(entry["generation"]) <= gen:
+                with contextlib.suppress(RuntimeError, OSError):
+                    index = faiss.read_index(str(self.folder / entry["file"]))
+            if index is None or index.d != self.dim:
+                self._rebuild(lang)
+                self._dirty.add(lang)
+                continue
+            self._faiss[lang] = index
+            self._factory[lang] = entry["factory"]
+            since = int(entry["generation"])
+            if since == gen:
+                continue
+            self._dirty.add(lang)
+            gone = [
+                r[0]
+                for r in self.db.execute(
+                    "SELECT row FROM removed WHERE lang = ? AND gen > ?", (lang, since)
+                )
+            ]
+            new = self.db.execute(
+                "SELECT v.row, v.vector FROM vectors v JOIN documents d ON d.row = v.row "
+                "WHERE d.lang = ? AND d.gen > ?",
+                (lang, since),
+            ).fetchall()
+            try:
+                if gone and not self._remove(lang, gone):
+                    continue
+                if new:
+                    vectors = np.frombuffer(b"".join(b for _, b in new), np.float32)
+                    index.add_with_ids(
+                        vectors.reshape(-1, self.dim), np.array([r for r, _ in new], np.int64)
+                    )
+            except RuntimeError:
+                self._rebuild(lang)
+
+    def _cleanup_files(self) -> None:
+        """Remove cache files and temporaries the manifest does not name (left by a crash)."""
+        keep = {entry["file"] for entry in self.manifest.get("caches", {}).values()}
+        for path in self.folder.iterdir():
+            stray_cache = _CACHE_RE.match(path.name) and path.name not in keep
+            if stray_cache or (path.name.startswith(".") and path.name.endswith(".tmp")):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
+    def _select_in(self, column: str, values: Sequence[Any]) -> list[DocumentRow]:
+        out: list[DocumentRow] = []
+        for part in _chunks(list(values)):
+            marks = ",".join("?" * len(part))
+            query = f"SELECT {_ROW_COLUMNS} FROM documents WHERE {column} IN ({marks})"
+            out.extend(DocumentRow(*r) for r in self.db.execute(query, part))
+        return out
+
+
+def _worth_rebuild(current: str, wanted: str) -> bool:
+    """Rebuild when leaving exact search, or when an IVF index should have 4x the lists."""
+    if current == "Flat":
+        return wanted != "Flat"
+    if current.startswith("IVF") and wanted.startswith("IVF"):
+        return _nlist(wanted) >= 4 * _nlist(current)
+    return False
+
+
+def _nlist(factory: str) -> int:
+    match = re.match(r"IVF(\d+)", factory)
+    return int(match.group(1)) if match else 1
+
+
+def _tune(index: faiss.Index, config: StoreConfig) -> None:
+    """Search-time knobs: nprobe of an IVF index, efSearch of an HNSW one."""
+    try:
+        faiss.extract_index_ivf(index).nprobe = config.nprobe
+        return
+    except RuntimeError:
+        pass
+    inner = faiss.downcast_index(index.index) if hasattr(index, "index") else index
+    if hasattr(inner, "hnsw"):
+        inner.hnsw.efSearch = config.ef_search
+
+
+def _chunks(values: list[Any], size: int = _SQL_CHUNK) -> Iterator[list[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _connect(path: Path, write: bool) -> sqlite3.Connection:
+    if not path.is_file():
+        raise IndexError_(f"{path.parent}: damaged index (no {path.name})")
+    # A reader opens read-write too when it may: after a writer was killed mid-transaction,
+    # the first connection must roll its journal back, which a read-only one cannot do.
+    # Readers never write anything else.
+    mode = "rw" if write or os.access(path, os.W_OK) else "ro"
+    uri = f"file:{path}?mode={mode}"
+    db = sqlite3.connect(uri, uri=True, timeout=60, isolation_level="DEFERRED")
+    db.execute("PRAGMA synchronous = NORMAL")
+    return db
+
+
+def _create(folder: Path, identity: dict[str, Any] | None, config: StoreConfig) -> None:
+    """A new empty store (under the writer lock). The manifest is written last: a folder
+    without one is not a store yet, and is initialised again by the next writer."""
+    if identity is None:
+        raise IndexError_(f"{folder}: no index here")
+    unexpected = [
+        p.name
+        for p in folder.iterdir()
+        if p.name not in (LOCK, DATABASE) and not p.name.startswith(".")
+    ]
+    if unexpected:
+        raise IndexError_(
+            f"{folder}: not an aligner index and not empty ({', '.join(sorted(unexpected)[:3])}"
+            "); choose another folder"
+        )
+    with contextlib.suppress(FileNotFoundError):
+        (folder / DATABASE).unlink()  # an interrupted creation: start over
+    db = sqlite3.connect(folder / DATABASE)
+    try:
+        db.executescript(_SCHEMA)
+        db.execute("INSERT INTO meta VALUES ('generation', '0')")
+        db.commit()
+    finally:
+        db.close()
+    manifest = {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "encoder": identity,
+        "doc_dim": config.doc_dim,
+        "factory": config.factory,
+        "flat_limit": config.flat_limit,
+        "nprobe": config.nprobe,
+        "ef_search": config.ef_search,
+        "generation": 0,
+        "caches": {},
+        "documents": {},
+    }
+    _write_manifest(folder, manifest)
+
+
+def _read_manifest(folder: Path) -> dict[str, Any]:
+    if not folder.is_dir():
+        raise IndexError_(f"{folder}: no index here (not a folder)")
+    path = folder / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise IndexError_(f"{folder}: not an aligner index (no {MANIFEST})") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexError_(f"{folder}: damaged index ({MANIFEST} unreadable: {exc})") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        other = manifest.get("format") if isinstance(manifest, dict) else None
+        hint = " (made by `aligner match --index`; use a new folder)" if other else ""
+        raise IndexError_(f"{folder}: not an archive index{hint}")
+    if manifest.get("version") != FORMAT_VERSION:
+        raise IndexError_(
+            f"{folder}: archive index version {manifest.get('version')!r}, this aligner "
+            f"reads version {FORMAT_VERSION}; rebuild the index"
+        )
+    return manifest
+
+
+def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    temp = folder / f".{MANIFEST}.tmp"
+    temp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+    _fsync_file(temp)
+    os.replace(temp, folder / MANIFEST)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _describe(identity: dict[str, Any]) -> str:
+    return f"{identity.get('kind')}:{identity.get('name')} (dim {identity.get('dim')})"

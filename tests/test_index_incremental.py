@@ -1,0 +1,271 @@
+"""`aligner index add`: incremental, idempotent, safe to kill, one writer at a time."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from aligner.cli import main
+from aligner.encoders import load_encoder
+from aligner.store import ArchiveStore
+
+ROOT = Path(__file__).resolve().parents[1]
+CHUNK = 40
+DIM = 128  # document vectors: the first chunk is 2 * DIM documents (to fit a projection)
+FIRST = 2 * DIM
+
+
+def make_archive(seeds_dir: Path, path: Path, n: int) -> list[str]:
+    """n distinct documents: lines of the seed reports, shuffled into new combinations."""
+    lines = [
+        line
+        for seed in sorted(seeds_dir.glob("*.txt"))
+        for line in seed.read_text(encoding="utf-8").splitlines()
+        if len(line) > 40
+    ]
+    rng = random.Random(0)
+    ids = []
+    with open(path, "w", encoding="utf-8") as handle:
+        for i in range(n):
+            doc_id = f"d{i:05d}"
+            text = "\n".join(rng.sample(lines, 4)) + f"\nشماره {i}"
+            handle.write(json.dumps({"id": doc_id, "text": text, "n": i}, ensure_ascii=False))
+            handle.write("\n")
+            ids.append(doc_id)
+    return ids
+
+
+def add(*args: str, expect: int = 0) -> str:
+    result = CliRunner().invoke(main, ["index", "add", *args])
+    assert result.exit_code == expect, result.output
+    return result.output
+
+
+def snapshot(folder: Path) -> dict[str, object]:
+    """What a reader sees: ids, generation, and every stored vector and FAISS hit."""
+    with ArchiveStore.open(folder) as store:
+        docs = {(r.id, r.lang, r.content_hash) for r in store.iter_documents()}
+        ids = {r.row: r.id for r in store.iter_documents()}
+        vectors = {}
+        for lang in store.search_languages():
+            rows, matrix = store.vectors_of(lang)
+            vectors.update((ids[int(r)], v.tobytes()) for r, v in zip(rows, matrix))
+        ntotal = {lang: info["vectors"] for lang, info in store.faiss_info().items()}
+        return {"docs": docs, "generation": store.generation, "ntotal": ntotal, "v": vectors}
+
+
+def assert_same_vectors(a: dict[str, bytes], b: dict[str, bytes]) -> None:
+    """Equal up to float rounding (BLAS sums in another order with other thread counts)."""
+    assert a.keys() == b.keys()
+    for key in a:
+        x, y = np.frombuffer(a[key], np.float32), np.frombuffer(b[key], np.float32)
+        assert np.allclose(x, y, atol=1e-5), key
+
+
+def assert_consistent(folder: Path) -> set[str]:
+    """The index opens, FAISS holds exactly the stored rows, and every row has its
+    sentences and vector. Returns the stored ids."""
+    with ArchiveStore.open(folder) as store:
+        rows = {r.row: r for r in store.iter_documents()}
+        for lang in store.search_languages():
+            stored, vectors = store.vectors_of(lang)
+            assert store.faiss_info()[lang]["vectors"] == len(stored)
+            assert set(stored.tolist()) == {r for r, d in rows.items() if d.lang == lang}
+            # every stored vector finds itself
+            if len(stored):
+                _, hits = store.search(vectors[:5], lang, 1)
+                assert hits[:, 0].tolist() == stored[:5].tolist()
+        assert set(store.sentence_texts(list(rows))) == set(rows)
+        return {r.id for r in rows.values()}
+
+
+def test_add_is_idempotent_and_incremental(seeds_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "idx"
+    out = add(str(seeds_dir), "--index", str(folder))
+    assert "5 added" in out
+    before = snapshot(folder)
+    files = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    out = add(str(seeds_dir), "--index", str(folder))
+    assert "0 added, 0 updated, 5 unchanged" in out
+    assert snapshot(folder) == before
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p.name != "lock"} == {
+        k: v for k, v in files.items() if k != "lock"
+    }
+
+    # a changed document is updated, a new one appended
+    archive = tmp_path / "more.jsonl"
+    text = (seeds_dir / "000_0b3d61da6e3e4f39.txt").read_text(encoding="utf-8")
+    archive.write_text(
+        json.dumps({"id": "000_0b3d61da6e3e4f39", "text": text + "\nانتهای پیام\nخبر تازه"})
+        + "\n"
+        + json.dumps({"id": "new", "text": "خبر کاملا تازه درباره نشست وزیران نفت اوپک."})
+        + "\n",
+        encoding="utf-8",
+    )
+    out = add(str(archive), "--index", str(folder))
+    assert "1 added, 1 updated, 0 unchanged" in out
+    ids = assert_consistent(folder)
+    assert len(ids) == 6
+    after = snapshot(folder)
+    assert after["generation"] == before["generation"] + 1  # type: ignore[operator]
+
+
+def test_search_and_info(seeds_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "idx"
+    add(str(seeds_dir), "--index", str(folder), "-q")
+    runner = CliRunner()
+    result = runner.invoke(main, ["index", "info", "--index", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "documents:  5" in result.output and "fa: 3 (Flat)" in result.output
+    query = seeds_dir / "004_e5f69c90d0bd1dfa.txt"
+    result = runner.invoke(main, ["index", "search", str(query), "--index", str(folder), "-k", "2"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "rank\tdoc_id\tlang\tscore\ttitle"
+    assert lines[1].split("\t")[1] == "004_e5f69c90d0bd1dfa"
+
+
+def test_other_encoder_or_folder_is_refused(seeds_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "idx"
+    add(str(seeds_dir), "--index", str(folder), "-q")
+    out = add(str(seeds_dir), "--index", str(folder), "--model", "builtin:1024", expect=3)
+    assert "made with encoder" in out
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    out = add(str(seeds_dir), "--index", str(other), expect=3)
+    assert "not an aligner index and not empty" in out
+
+
+def test_second_writer_fails_clearly_or_waits(seeds_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "idx"
+    add(str(seeds_dir), "--index", str(folder), "-q")
+    identity = load_encoder("builtin").identity
+    holder = ArchiveStore.open(folder, identity, write=True)
+    try:
+        out = add(str(seeds_dir), "--index", str(folder), "--lock-timeout", "0.3", expect=3)
+        assert "being written by another process" in out and f"pid {os.getpid()}" in out
+        threading.Timer(0.5, holder.close).start()  # the waiting writer gets its turn
+        out = add(str(seeds_dir), "--index", str(folder), "--lock-timeout", "20")
+        assert "5 unchanged" in out
+    finally:
+        holder.close()
+
+
+def _generation(folder: Path) -> int:
+    try:
+        db = sqlite3.connect(f"file:{folder / 'store.sqlite'}?mode=ro", uri=True, timeout=0.05)
+        try:
+            return int(db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
+        finally:
+            db.close()
+    except (sqlite3.Error, TypeError):
+        return -1
+
+
+@pytest.fixture(scope="module")
+def big_archive(seeds_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
+    folder = tmp_path_factory.mktemp("kill")
+    path = folder / "archive.jsonl"
+    return path, make_archive(seeds_dir, path, 12 * CHUNK)
+
+
+@pytest.fixture(scope="module")
+def reference(big_archive: tuple[Path, list], tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The index an uninterrupted run makes."""
+    folder = tmp_path_factory.mktemp("ref") / "idx"
+    add(str(big_archive[0]), "--index", str(folder), "--chunk-size", str(CHUNK), "-q",
+        "--doc-dim", str(DIM))  # fmt: skip
+    with ArchiveStore.open(folder) as store:
+        assert store.doc_space().kind == "pca"
+    return snapshot(folder)
+
+
+@pytest.mark.parametrize("moment", [0, 1, 3, 6])
+def test_killed_add_leaves_a_usable_index_and_a_rerun_completes_it(
+    moment: int, big_archive: tuple[Path, list], reference: dict, tmp_path: Path
+) -> None:
+    archive, ids = big_archive
+    folder = tmp_path / "idx"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    command = [sys.executable, "-m", "aligner.cli", "index", "add", str(archive), "--index",
+               str(folder), "--chunk-size", str(CHUNK), "--doc-dim", str(DIM),
+               "--cache-every", "0", "-q"]  # fmt: skip
+    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # Wait for the chosen chunk, then a random few milliseconds: the kill lands anywhere in
+    # a transaction, a FAISS cache write or the manifest update.
+    deadline = time.monotonic() + 60
+    while _generation(folder) < moment and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(random.Random(moment).uniform(0, 0.15))
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+
+    if (folder / "manifest.json").exists():
+        stored = assert_consistent(folder)
+        # whole chunks, in input order: a prefix of the archive
+        n = len(stored)
+        assert n in (0, len(ids)) or (n >= FIRST and (n - FIRST) % CHUNK == 0)
+        assert stored == set(ids[: len(stored)])
+        print(f"killed at chunk {moment}: {len(stored)} of {len(ids)} documents stored")
+    else:
+        assert moment == 0  # killed while the index was being created: no index yet
+
+    rerun = subprocess.run(command[:-3], env=env, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert assert_consistent(folder) == set(ids)
+    final = snapshot(folder)
+    assert final["docs"] == reference["docs"]
+    assert final["ntotal"] == reference["ntotal"]
+    # the same vectors as an uninterrupted run: the language centres survive the kill
+    assert_same_vectors(final["v"], reference["v"])
+
+
+def test_vectors_equal_after_interrupted_run(
+    big_archive: tuple[Path, list], reference: dict, tmp_path: Path
+) -> None:
+    """Resuming gives bit-identical vectors: stop after 3 chunks (as a kill would), go on."""
+    archive, ids = big_archive
+    part = tmp_path / "part.jsonl"
+    done = FIRST + 2 * CHUNK
+    part.write_text("".join(archive.read_text(encoding="utf-8").splitlines(True)[:done]))
+    folder = tmp_path / "idx"
+    options = ["--index", str(folder), "--chunk-size", str(CHUNK), "--doc-dim", str(DIM)]
+    add(str(part), *options, "-q")
+    out = add(str(archive), *options)
+    assert f"{len(ids) - done:,} added, 0 updated, {done:,} unchanged" in out
+    final = snapshot(folder)
+    assert final["docs"] == reference["docs"]
+    assert_same_vectors(final["v"], reference["v"])
+
+
+def test_faiss_factory_is_configurable_and_remembered(seeds_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "idx"
+    add(str(seeds_dir), "--index", str(folder), "-q", "--faiss-factory", "HNSW32")
+    with ArchiveStore.open(folder) as store:
+        assert {info["factory"] for info in store.faiss_info().values()} == {"HNSW32"}
+    # an update on HNSW (which cannot remove) keeps search right: the old row is skipped
+    text = (seeds_dir / "001_2ad9410abe4922a4.txt").read_text(encoding="utf-8")
+    archive = tmp_path / "upd.jsonl"
+    archive.write_text(json.dumps({"id": "001_2ad9410abe4922a4", "text": text[:400]}) + "\n")
+    add(str(archive), "--index", str(folder), "-q")
+    result = CliRunner().invoke(
+        main, ["index", "search", text[:400], "--index", str(folder), "-k", "10"]
+    )
+    assert result.exit_code == 0, result.output
+    hits = [line.split("\t")[1] for line in result.output.splitlines()[1:]]
+    assert hits[0] == "001_2ad9410abe4922a4" and len(hits) == len(set(hits)) == 5
+    with ArchiveStore.open(folder) as store:
+        assert store.faiss_info()["fa"]["factory"] == "HNSW32"
