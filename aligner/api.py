@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 from threadpoolctl import threadpool_limits
 
 from aligner.align import AlignParams, align_embeddings, embed_side
@@ -117,8 +118,6 @@ def save_to_index(
     existing: DocumentIndex | None = None,
 ) -> dict[str, int]:
     index = existing or DocumentIndex(encoder.identity, encoder.dim)
-    import numpy as np
-
     counts = index.add(
         [d.id for d in docs],
         [d.lang for d in docs],

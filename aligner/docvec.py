@@ -30,6 +30,7 @@ from aligner.align import (
     Background,
     SideEmbeddings,
     align_embeddings,
+    background_from_samples,
     embed_side,
     recenter,
 )
@@ -173,7 +174,8 @@ def sentence_background(
             for s in range(0, sample, 1000)
         ]
     )
-    return Background(float(sims.mean()), float(max(sims.std(), 0.02)))
+    # one spread for every link type, from 1-1 pairs (the shared floor and fallbacks)
+    return background_from_samples({(1, 1): sims})
 
 
 def prepared_from_texts(doc_id: str, lang: str, texts: Sequence[str]) -> PreparedDocument:
