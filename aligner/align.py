@@ -91,35 +91,33 @@ def background_from_samples(samples: dict[tuple[int, int], np.ndarray]) -> Backg
     return Background(mean, std, by_type)
 
 
-def window_texts(texts: Sequence[str], size: int) -> list[str]:
-    return [" ".join(texts[i : i + size]) for i in range(len(texts) - size + 1)]
-
-
 def embed_side(
     texts: Sequence[str],
     encoder: Encoder,
     max_group: int = 3,
     center: np.ndarray | None = None,
 ) -> SideEmbeddings:
-    """Embed all windows of a document's sentences (one encoder call), optionally centred
-    on a language mean (see `recenter`)."""
-    all_texts: list[str] = []
-    sizes = []
-    for k in range(1, max_group + 1):
-        chunk = window_texts(texts, k)
-        sizes.append(len(chunk))
-        all_texts.extend(chunk)
-    vectors = encoder.encode(all_texts) if all_texts else np.zeros((0, encoder.dim), np.float32)
-    if center is not None and len(vectors):
-        vectors = recenter(vectors, center)
-    windows, lengths, offset = [], [], 0
+    """Embed all windows of a document's sentences, optionally centred on a language mean
+    (see `recenter`)."""
+    windows = encoder.encode_windows(list(texts), max_group)
+    return side_from_windows(windows, texts, center)
+
+
+def side_from_windows(
+    windows: Sequence[np.ndarray], texts: Sequence[str], center: np.ndarray | None = None
+) -> SideEmbeddings:
+    """SideEmbeddings from window vectors (as `Encoder.encode_windows` returns them), with
+    the windows' character lengths, centred on `center` when given."""
     char_lengths = np.array([len(t) for t in texts], dtype=np.float64)
     cumulative = np.concatenate([[0.0], np.cumsum(char_lengths)])
-    for k, count in enumerate(sizes, start=1):
-        windows.append(vectors[offset : offset + count])
+    out, lengths = [], []
+    for k, vectors in enumerate(windows, start=1):
+        count = len(vectors)
+        if center is not None and count:
+            vectors = recenter(vectors, center)
+        out.append(vectors)
         lengths.append(cumulative[k : k + count] - cumulative[:count] + (k - 1))
-        offset += count
-    return SideEmbeddings(windows=windows, lengths=lengths)
+    return SideEmbeddings(windows=out, lengths=lengths)
 
 
 def recenter(vectors: np.ndarray, center: np.ndarray) -> np.ndarray:

@@ -31,6 +31,22 @@ class Encoder(ABC):
     def identity(self) -> dict[str, Any]:
         """JSON-serialisable description: kind, name, dimension and every parameter."""
 
+    def encode_windows(self, texts: Sequence[str], max_group: int) -> list[np.ndarray]:
+        """Vectors of every window of 1..max_group consecutive texts (joined with a space):
+        element k-1 has len(texts) - k + 1 rows. Encoders whose features add up (the
+        builtin one) override this to encode each text once."""
+        windows = [
+            [" ".join(texts[i : i + k]) for i in range(len(texts) - k + 1)]
+            for k in range(1, max_group + 1)
+        ]
+        flat = [text for window in windows for text in window]
+        vectors = self.encode(flat) if flat else np.zeros((0, self.dim), np.float32)
+        out, offset = [], 0
+        for window in windows:
+            out.append(vectors[offset : offset + len(window)])
+            offset += len(window)
+        return out
+
     def identity_key(self) -> str:
         return json.dumps(self.identity, sort_keys=True, ensure_ascii=False)
 
@@ -49,3 +65,16 @@ def l2_normalize(matrix: np.ndarray, inplace: bool = False) -> np.ndarray:
     norms[norms == 0] = 1.0
     matrix /= norms[:, None]
     return matrix
+
+
+def sum_windows(features: np.ndarray, max_group: int) -> list[np.ndarray]:
+    """Windows of 1..max_group consecutive rows of additive features, each the normalised
+    sum of its rows (what encoding the joined texts gives when no feature spans texts)."""
+    n = len(features)
+    total = np.concatenate([np.zeros((1, features.shape[1]), np.float32),
+                            np.cumsum(features, axis=0, dtype=np.float32)])  # fmt: skip
+    out = [l2_normalize(features)]
+    for k in range(2, max_group + 1):
+        count = max(n - k + 1, 0)
+        out.append(l2_normalize(total[k : k + count] - total[:count], inplace=True))
+    return out

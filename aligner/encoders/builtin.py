@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from aligner.encoders.base import Encoder, l2_normalize
+from aligner.encoders.base import Encoder, l2_normalize, sum_windows
 from aligner.normalize import normalize
 
 VERSION = 2
@@ -106,11 +106,21 @@ class BuiltinEncoder(Encoder):
         }
 
     def encode(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        return l2_normalize(self.features(texts, batch_size), inplace=True)
+
+    def features(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        """Unnormalised feature counts (len(texts), dim). They add up: no n-gram spans two
+        words, so the counts of texts joined with a space are the sum of their counts."""
         size = batch_size or self.batch_size
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(texts), size):
             out[start : start + size] = self._encode_batch(texts[start : start + size])
         return out
+
+    def encode_windows(self, texts: Sequence[str], max_group: int) -> list[np.ndarray]:
+        if self.cross_word:  # n-grams across words: joined texts have extra features
+            return super().encode_windows(texts, max_group)
+        return sum_windows(self.features(texts), max_group)
 
     # -- internals ---------------------------------------------------------------------
     def fold(self, text: str) -> str:
@@ -173,7 +183,7 @@ class BuiltinEncoder(Encoder):
             )
         else:
             counts = np.zeros(size)
-        return l2_normalize(counts.astype(np.float32).reshape(len(texts), self.dim), inplace=True)
+        return counts.astype(np.float32).reshape(len(texts), self.dim)
 
     def _ngrams(
         self,
