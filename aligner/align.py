@@ -91,6 +91,16 @@ def background_from_samples(samples: dict[tuple[int, int], np.ndarray]) -> Backg
     return Background(mean, std, by_type)
 
 
+def unrelated_similarities(src: np.ndarray, tgt: np.ndarray) -> np.ndarray:
+    """Similarities of segment pairs that are unrelated but for a few chance true pairs:
+    every pair of few windows (the handful of true pairs hardly moves the mean and spread
+    of thousands), or the pairs (src[i], tgt[i]) of many."""
+    if len(src) * len(tgt) <= 250_000:
+        return (src @ tgt.T).ravel()
+    count = min(len(src), len(tgt))
+    return np.einsum("ij,ij->i", src[:count], tgt[:count])
+
+
 def embed_side(
     texts: Sequence[str],
     encoder: Encoder,

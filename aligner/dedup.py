@@ -25,6 +25,7 @@ import contextlib
 import copy
 import csv
 import json
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,17 +33,24 @@ from typing import IO, Any
 
 import numpy as np
 
-from aligner.align import AlignParams, Background, SideEmbeddings, recenter
+from aligner.align import (
+    AlignParams,
+    Background,
+    SideEmbeddings,
+    embed_side,
+    recenter,
+    side_from_windows,
+)
 from aligner.docvec import (
-    coverage_bound,
-    embed_for_alignment,
-    encode_sentences,
+    additive,
     language_centers,
     prepared_from_texts,
-    sentence_background,
+    sentence_coverage,
+    sentence_features,
     verify_pair,
+    window_background,
 )
-from aligner.encoders.base import Encoder
+from aligner.encoders.base import Encoder, l2_normalize, sum_windows
 from aligner.encoders.builtin import BuiltinEncoder
 from aligner.ingest import (
     ChunkItem,
@@ -59,9 +67,15 @@ from aligner.types import PreparedDocument
 
 CANONICAL, DUPLICATE, TRANSLATION = "canonical", "duplicate", "translation"
 CLUSTER_COLUMNS = ("doc_id", "cluster_id", "lang", "role", "score", "matched_doc")
-# Sentence-window embeddings kept for reuse: about 0.5 MB each at dimension 4096, so the
-# cache is small and recently-used (a chunk's worth would be gigabytes).
-_SIDE_CACHE = 64
+# What verification keeps per document (see `_Verifier`): copies and translations tend to
+# arrive close together, so recent documents are the likely candidates. At about 70 KB per
+# news document (builtin features, float16), 512 MiB hold the last several thousand.
+_CACHE_BYTES = 512 << 20
+_RECENT_SIDES = 64
+# The screen before alignment counts sentences whose best counterpart is this many spreads
+# above unrelated pairs: at z > 1 (the link threshold) nearly every sentence of an unrelated
+# news document of ten sentences has one by chance; at z > 3 few do (see DedupParams).
+SCREEN_Z = 3.0  # built window embeddings (0.4 MB each): the pairs of one document
 
 
 @dataclass(frozen=True)
@@ -79,6 +93,12 @@ class DedupParams:
     max_verify: int = 3  # candidates verified per document, per kind (same / cross)
     duplicate_score: float = 0.75  # same-event score of a near copy
     translation_score: float = 0.6  # same-event score of a translation
+    # Pairs whose share of sentences with a strong counterpart (z > SCREEN_Z) is below
+    # these are rejected without alignment. On the benchmark archive (10,000 documents)
+    # 99% of true pairs are above 0.79 (same language) and 0.45 (across), while the median
+    # unrelated candidate is at 0.36 and 0.23.
+    screen_duplicate: float = 0.6
+    screen_translation: float = 0.4
     chunk_size: int = 1000
     workers: int = 1  # processes that verify pairs (the decisions stay in input order)
 
@@ -129,91 +149,145 @@ class _Pending:
 
 
 class _Verifier:
-    """Sentence-level verification with per-chunk caches of embeddings."""
+    """Sentence-level verification, with a byte-bounded cache of what it needs per
+    document: the raw sentence features of an additive encoder (a document's windows are
+    sums of them; float16, a few tens of KB per document), or the window embeddings of any
+    other encoder. Keys are `_key(doc)`."""
 
     def __init__(
-        self, encoder: Encoder, centers: dict[str, np.ndarray], params: AlignParams
+        self,
+        encoder: Encoder,
+        centers: dict[str, np.ndarray],
+        params: AlignParams,
+        cache_bytes: int = _CACHE_BYTES,
     ) -> None:
         self.encoder = encoder
         self.centers = centers
         self.params = params
+        self.additive = additive(encoder)
+        self.cache_bytes = cache_bytes
         self.backgrounds: dict[tuple[str, str], Background] = {}
-        self.sides: dict[object, SideEmbeddings] = {}
-        self.single: dict[object, np.ndarray] = {}
+        self._cache: OrderedDict[object, np.ndarray | SideEmbeddings] = OrderedDict()
+        self._cached = 0
+        self._sides: OrderedDict[object, SideEmbeddings] = OrderedDict()  # recent, built
         self.calls = 0
         self.screened = 0
 
-    def side(self, key: object, doc: PreparedDocument) -> SideEmbeddings:
-        side = self.sides.pop(key, None)
+    # -- the cache -------------------------------------------------------------------------
+    def remember(self, key: object, value: np.ndarray | SideEmbeddings) -> None:
+        old = self._cache.pop(key, None)
+        if old is not None:
+            self._cached -= _nbytes(old)
+        self._cache[key] = value
+        self._cached += _nbytes(value)
+        while self._cached > self.cache_bytes and len(self._cache) > 1:
+            _, evicted = self._cache.popitem(last=False)
+            self._cached -= _nbytes(evicted)
+
+    def prime(self, docs: Sequence[PreparedDocument]) -> None:
+        """Encode, in one batch, the sentences of the documents not in the cache."""
+        if not self.additive:
+            return
+        missing = {_key(d): d for d in docs if _key(d) not in self._cache and d.sentences}
+        texts = [t for d in missing.values() for t in d.texts()]
+        features = sentence_features(texts, self.encoder)
+        start = 0
+        for key, doc in missing.items():
+            end = start + len(doc.sentences)
+            self.remember(key, features[start:end].astype(np.float16))
+            start = end
+
+    def _cached_value(self, key: object) -> np.ndarray | SideEmbeddings | None:
+        value = self._cache.get(key)
+        if value is not None:
+            self._cache.move_to_end(key)
+        return value
+
+    def side(self, doc: PreparedDocument) -> SideEmbeddings:
+        """The document's centred window embeddings."""
+        key = _key(doc)
+        side = self._sides.pop(key, None)
         if side is None:
-            side = embed_for_alignment(doc, self.encoder, self.centers, self.params)
-        self.sides[key] = side  # most recently used last
-        if len(self.sides) > _SIDE_CACHE:
-            del self.sides[next(iter(self.sides))]
+            value = self._cached_value(key)
+            center = self.centers.get(doc.lang)
+            if self.additive:
+                if value is None:
+                    self.prime([doc])
+                    value = self._cached_value(key)
+                features = (
+                    value.astype(np.float32)
+                    if isinstance(value, np.ndarray)
+                    else np.zeros((0, self.encoder.dim), np.float32)
+                )
+                windows = sum_windows(features, self.params.max_group)
+                side = side_from_windows(windows, doc.texts(), center)
+            elif isinstance(value, SideEmbeddings):
+                side = value
+            else:
+                side = embed_side(doc.texts(), self.encoder, self.params.max_group, center)
+                self.remember(key, side)
+        self._sides[key] = side
+        if len(self._sides) > _RECENT_SIDES:
+            self._sides.popitem(last=False)
         return side
 
-    def learn_backgrounds(self, docs: Sequence[PreparedDocument]) -> None:
-        """Similarity of unrelated sentences for each language pair, from a sample of the
-        first chunk(s) that have both languages (kept for the rest of the run)."""
-        by_lang: dict[str, list[str]] = {}
+    def sentences(self, doc: PreparedDocument) -> np.ndarray:
+        """Centred sentence vectors (the one-sentence windows)."""
+        side = self._sides.get(_key(doc))
+        if side is not None or not self.additive:
+            return (side or self.side(doc)).windows[0]
+        value = self._cached_value(_key(doc))
+        if not isinstance(value, np.ndarray):
+            self.prime([doc])
+            value = self._cached_value(_key(doc))
+        assert isinstance(value, np.ndarray)
+        vectors = l2_normalize(value)
+        center = self.centers.get(doc.lang)
+        return recenter(vectors, center) if center is not None and len(vectors) else vectors
+
+    # -- backgrounds and scores ------------------------------------------------------------
+    def learn_backgrounds(self, docs: Sequence[PreparedDocument], sample: int = 400) -> None:
+        """Similarity of unrelated segments for each language pair, per link type, from a
+        sample of the first chunk(s) that have the languages (kept for the rest of the
+        run)."""
+        by_lang: dict[str, list[PreparedDocument]] = {}
         for doc in docs:
-            texts = by_lang.setdefault(doc.lang, [])
-            if len(texts) < 2000:
-                texts.extend(doc.texts())
+            if doc.sentences and len(by_lang.setdefault(doc.lang, [])) < sample:
+                by_lang[doc.lang].append(doc)
         # The sentence encoder's language centres, as `embed_corpus` uses for alignment.
-        self.centers.update(language_centers(by_lang, self.encoder, self.centers))
-        vectors = {}
-        for lang, texts in by_lang.items():
-            if lang in self.centers and texts:
-                vectors[lang] = recenter(encode_sentences(texts, self.encoder), self.centers[lang])
-        langs = sorted(vectors)
+        texts = {lang: [t for d in ds for t in d.texts()][:2000] for lang, ds in by_lang.items()}
+        self.centers.update(language_centers(texts, self.encoder, self.centers))
+        self.prime([d for ds in by_lang.values() for d in ds])
+        pools = {lang: [self.side(d) for d in ds] for lang, ds in by_lang.items()}
+        langs = sorted(pools)
         for i, a in enumerate(langs):
             for b in langs[i:]:
                 if (a, b) not in self.backgrounds:
-                    bg = sentence_background(vectors[a], vectors[b])
+                    bg = window_background(pools, a, b, self.params)
                     if bg is not None:
                         self.backgrounds[(a, b)] = bg
 
-    def score(
-        self,
-        key_a: object,
-        a: PreparedDocument,
-        key_b: object,
-        b: PreparedDocument,
-        needed: float = 0.0,
-    ) -> float:
-        """Same-event score of a and b; 0.0 when a quick sentence-level screen shows it
-        cannot reach `needed`."""
+    def score(self, a: PreparedDocument, b: PreparedDocument, screen: float = 0.0) -> float:
+        """Same-event score of a and b; 0.0 without aligning them when a quick
+        sentence-level screen (the share of both documents whose sentences have a strong
+        counterpart, see `sentence_coverage`) is below `screen`."""
         background = self.backgrounds.get(tuple(sorted((a.lang, b.lang))))  # type: ignore[arg-type]
-        if background is not None and needed > 0:
-            bound = coverage_bound(
-                self.sentences(key_a, a), a, self.sentences(key_b, b), b, background,
-                self.params,
-            )  # fmt: skip
-            if bound < needed:
+        if background is not None and screen > 0:
+            coverage = sentence_coverage(
+                self.sentences(a), a, self.sentences(b), b, background, SCREEN_Z
+            )
+            if coverage < screen:
                 self.screened += 1
                 return 0.0
         self.calls += 1
-        score, _ = verify_pair(
-            a, self.side(key_a, a), b, self.side(key_b, b), background, self.params
-        )
+        score, _ = verify_pair(a, self.side(a), b, self.side(b), background, self.params)
         return score
 
-    def sentences(self, key: object, doc: PreparedDocument) -> np.ndarray:
-        """Centred sentence vectors (the one-sentence windows), cached like `side`."""
-        side = self.sides.get(key)
-        if side is not None:
-            return side.windows[0]
-        vectors = self.single.pop(key, None)
-        if vectors is None:
-            vectors = encode_sentences(doc.texts(), self.encoder)
-            center = self.centers.get(doc.lang)
-            if center is not None and len(vectors):
-                vectors = recenter(vectors, center)
-        self.single[key] = vectors
-        if len(self.single) > 4 * _SIDE_CACHE:
-            del self.single[next(iter(self.single))]
-        return vectors
+
+def _nbytes(value: np.ndarray | SideEmbeddings) -> int:
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    return sum(w.nbytes for w in value.windows)
 
 
 @contextlib.contextmanager
@@ -258,7 +332,11 @@ def dedup(
         contextlib.closing(pool) if pool else contextlib.nullcontext(),
     ):
         for chunk, nbytes in read_chunks(inputs, first_chunk(space, params.chunk_size)):
-            items = prepare_chunk(chunk, store, encoder, space, run)
+            items = prepare_chunk(chunk, store, encoder, space, run, verifier.additive)
+            for item in items:  # the features embedding computed: verification reuses them
+                if item.features is not None and item.prepared is not None:
+                    verifier.remember(_key(item.prepared), item.features)
+                    item.features = None
             decided, exact = _decide_chunk(items, store, verifier, params, scorer)
             docs, updates = [], []
             for item, a in zip(items, decided):
@@ -403,8 +481,8 @@ def _decide_chunk(
             group = sorted((c for c in cands if c[0] == kind), key=lambda c: -c[1])
             chosen.extend(group[: params.max_verify])
         plans[k] = [(c[0], c[1], c[2]) for c in chosen]
-        needed = {True: params.duplicate_score, False: params.translation_score}
-        jobs.append((p.doc, [(c[3], needed[c[0]]) for c in chosen]))
+        screens = {True: params.screen_duplicate, False: params.screen_translation}
+        jobs.append((p.doc, [(c[3], screens[c[0]]) for c in chosen]))
     scores = iter(scorer(jobs, verifier))
 
     for k, p in enumerate(pending):
@@ -495,16 +573,14 @@ _Scorer = Callable[[_Jobs, "_Verifier"], list[list[float]]]
 
 
 def score_serial(jobs: _Jobs, verifier: _Verifier) -> list[list[float]]:
-    return [
-        [verifier.score(_key(doc), doc, _key(other), other, needed) for other, needed in cands]
-        for doc, cands in jobs
-    ]
+    verifier.prime([doc for doc, _ in jobs] + [other for _, cands in jobs for other, _ in cands])
+    return [[verifier.score(doc, other, screen) for other, screen in cands] for doc, cands in jobs]
 
 
 def _key(doc: PreparedDocument) -> tuple[str, int]:
     # ids are unique within a run, but an updated document shares its id with the stored
-    # old version: the text tells them apart
-    return doc.id, hash(doc.doc.text)
+    # old version: the sentences tell them apart
+    return doc.id, hash(tuple(doc.texts()))
 
 
 _WORKER: _Verifier | None = None

@@ -33,6 +33,7 @@ from aligner.align import (
     background_from_samples,
     embed_side,
     recenter,
+    unrelated_similarities,
 )
 from aligner.encoders.base import Encoder, l2_normalize
 from aligner.encoders.builtin import BuiltinEncoder
@@ -82,13 +83,21 @@ class DocSpace:
     centers: dict[str, np.ndarray] = field(default_factory=dict)
     sentence_centers: dict[str, np.ndarray] = field(default_factory=dict)
 
-    def embed(self, docs: Sequence[PreparedDocument], encoder: Encoder) -> np.ndarray:
+    def embed(
+        self,
+        docs: Sequence[PreparedDocument],
+        encoder: Encoder,
+        features_out: list[np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """Document vectors of `docs`. With `features_out` (and the builtin encoder at full
+        dimension, as "pca" uses it), each document's raw sentence features are appended
+        to it, float16: dedup verification reuses them instead of encoding again."""
         if not self.kind:
             wants_pca = isinstance(encoder, BuiltinEncoder) and self.dim < encoder.dim
             self.kind = "pca" if wants_pca and len(docs) >= 2 * self.dim else "hash"
         if self.kind == "hash":
             return embed_documents(docs, document_encoder(encoder, self.dim), self.centers)
-        full = embed_documents(docs, encoder, self.sentence_centers)
+        full = embed_documents(docs, encoder, self.sentence_centers, features_out)
         if self.projection is None:
             self.projection = fit_projection(full, self.dim)
         return l2_normalize(full @ self.projection)
@@ -132,14 +141,27 @@ def language_centers(
 
 
 def embed_documents(
-    docs: Sequence[PreparedDocument], encoder: Encoder, centers: dict[str, np.ndarray]
+    docs: Sequence[PreparedDocument],
+    encoder: Encoder,
+    centers: dict[str, np.ndarray],
+    features_out: list[np.ndarray] | None = None,
 ) -> np.ndarray:
     """Document vectors (len(docs), encoder.dim): the mean of the centred sentence vectors,
     renormalised. A language without a centre in `centers` gets one from these documents
     (added to `centers`: the caller stores it, so that later vectors stay comparable).
-    Documents without sentences get a zero vector."""
+    Documents without sentences get a zero vector. See `DocSpace.embed` for
+    `features_out`."""
     counts = np.array([len(d.sentences) for d in docs], dtype=np.int64)
-    vectors = encode_sentences([t for d in docs for t in d.texts()], encoder)
+    texts = [t for d in docs for t in d.texts()]
+    if features_out is not None and additive(encoder):
+        features = sentence_features(texts, encoder)
+        offsets = np.concatenate([[0], np.cumsum(counts)])
+        features_out.extend(
+            features[offsets[i] : offsets[i + 1]].astype(np.float16) for i in range(len(docs))
+        )
+        vectors = l2_normalize(features, inplace=True)
+    else:
+        vectors = encode_sentences(texts, encoder)
     langs = np.array([d.lang for d in docs], dtype=object)
     sentence_langs = np.repeat(langs, counts)
     for lang in sorted(set(langs.tolist())):
@@ -157,25 +179,53 @@ def embed_documents(
     return l2_normalize(out)
 
 
-def sentence_background(
-    a: np.ndarray, b: np.ndarray, sample: int = 20000, seed: int = 0
+def additive(encoder: Encoder) -> bool:
+    """Whether the encoder's window vectors are sums of its sentences' raw features (so
+    that those can be kept instead of the windows)."""
+    return isinstance(encoder, BuiltinEncoder) and not encoder.cross_word
+
+
+def sentence_features(texts: Sequence[str], encoder: Encoder) -> np.ndarray:
+    """Raw features of an additive encoder (see `BuiltinEncoder.features`)."""
+    assert isinstance(encoder, BuiltinEncoder)
+    if not texts:
+        return np.zeros((0, encoder.dim), dtype=np.float32)
+    return encoder.features(list(texts), batch_size=_BUILTIN_BATCH)
+
+
+def window_background(
+    pools: dict[str, list[SideEmbeddings]],
+    a: str,
+    b: str,
+    params: AlignParams,
+    per_size: int = 500,
+    seed: int = 0,
 ) -> Background | None:
-    """Similarity of random sentence pairs (centred vectors), as in `aligner.match`; None
-    when there are too few sentences to say."""
-    if len(a) < 8 or len(b) < 8:
-        return None
+    """Similarity of unrelated segments of languages a and b, per link type, from the
+    centred windows of sample documents (`pools[lang]`): as `aligner.match` measures it,
+    since long unrelated segments share more vocabulary than single sentences. For a == b
+    the documents are split in two halves, so that a window never meets itself. None when
+    there are too few sentences to say."""
+    docs_a, docs_b = pools.get(a, []), pools.get(b, [])
+    if a == b:
+        docs_a, docs_b = docs_a[0::2], docs_a[1::2]
     rng = np.random.default_rng(seed)
-    i = rng.integers(0, len(a), sample)
-    j = rng.integers(0, len(b), sample)
-    # in slices: a[i] for 20,000 rows of dimension 4096 would be 330 MB at once
-    sims = np.concatenate(
-        [
-            np.einsum("ij,ij->i", a[i[s : s + 1000]], b[j[s : s + 1000]])
-            for s in range(0, sample, 1000)
-        ]
-    )
-    # one spread for every link type, from 1-1 pairs (the shared floor and fallbacks)
-    return background_from_samples({(1, 1): sims})
+
+    def pooled(docs: list[SideEmbeddings], size: int) -> np.ndarray:
+        windows = [d.windows[size - 1] for d in docs if len(d.windows) >= size]
+        stacked = np.concatenate(windows) if windows else np.zeros((0, 0), np.float32)
+        if len(stacked) > per_size:
+            stacked = stacked[rng.choice(len(stacked), per_size, replace=False)]
+        return stacked
+
+    samples = {}
+    for ka, kb in params.link_types():
+        src, tgt = pooled(docs_a, ka), pooled(docs_b, kb)
+        if len(src) >= 8 and len(tgt) >= 8:
+            samples[(ka, kb)] = unrelated_similarities(src, tgt)
+    if (1, 1) not in samples:
+        return None
+    return background_from_samples(samples)
 
 
 def prepared_from_texts(doc_id: str, lang: str, texts: Sequence[str]) -> PreparedDocument:
@@ -190,30 +240,26 @@ def embed_for_alignment(
     return embed_side(doc.texts(), encoder, params.max_group, centers.get(doc.lang))
 
 
-def coverage_bound(
+def sentence_coverage(
     a_vectors: np.ndarray,
     a: PreparedDocument,
     b_vectors: np.ndarray,
     b: PreparedDocument,
     background: Background,
-    params: AlignParams,
-    slack: float = 0.0,
+    z_cut: float,
 ) -> float:
-    """A cheap estimate of how high the same-event score can be, from single sentences
-    only: the share of each document (in characters) whose best counterpart beats the
-    link threshold less `slack` (z-units). The score is coverage times a link confidence
-    below 1, so a pair whose estimate is under the acceptance score is not aligned.
-    Not a strict bound (a 2-1 link can cover sentences whose single best match is weak);
-    on the benchmark archive slack 0 changed no decision and saved a quarter of the
-    alignments."""
+    """A cheap screen before alignment, from single sentences only: the share of each
+    document (in characters) whose best counterpart in the other is `z_cut` spreads above
+    unrelated sentence pairs, combined as a harmonic mean (as the same-event score combines
+    coverage)."""
     if not len(a_vectors) or not len(b_vectors):
         return 0.0
-    z = (a_vectors @ b_vectors.T - background.mean) / background.std
-    cut = params.threshold - slack
+    mean, std = background.stats(1, 1)
+    z = (a_vectors @ b_vectors.T - mean) / std
     len_a = np.array([len(s.norm) for s in a.sentences], dtype=np.float64)
     len_b = np.array([len(s.norm) for s in b.sentences], dtype=np.float64)
-    cov_a = float(len_a[z.max(axis=1) > cut].sum() / max(len_a.sum(), 1.0))
-    cov_b = float(len_b[z.max(axis=0) > cut].sum() / max(len_b.sum(), 1.0))
+    cov_a = float(len_a[z.max(axis=1) > z_cut].sum() / max(len_a.sum(), 1.0))
+    cov_b = float(len_b[z.max(axis=0) > z_cut].sum() / max(len_b.sum(), 1.0))
     return 0.0 if cov_a + cov_b == 0 else 2 * cov_a * cov_b / (cov_a + cov_b)
 
 

@@ -39,6 +39,7 @@ class ChunkItem:
     prepared: PreparedDocument | None = None  # None when unchanged (nothing to redo)
     body_hash: str = ""
     vector: np.ndarray | None = None
+    features: np.ndarray | None = None  # raw sentence features, with keep_features
 
     @property
     def changed(self) -> bool:
@@ -96,10 +97,12 @@ def prepare_chunk(
     encoder: Encoder,
     space: DocSpace,
     run: str | None = None,
+    keep_features: bool = False,
 ) -> list[ChunkItem]:
     """Hash, look up, and (for new or changed documents only) prepare and embed a chunk.
     New language centres are added to `centers`. With `run`, an id that this run already
-    stored is a duplicate id in the input: an error, never a silent overwrite."""
+    stored is a duplicate id in the input: an error, never a silent overwrite. With
+    `keep_features`, items keep their sentence features where `DocSpace.embed` gives them."""
     seen: dict[str, str] = {}
     for doc, _ in chunk:
         if doc.id in seen:
@@ -119,9 +122,13 @@ def prepare_chunk(
         item.prepared = prepare_document(item.doc)
         item.body_hash = body_hash(item.prepared)
     if todo:
-        vectors = space.embed([i.prepared for i in todo], encoder)
+        features: list[np.ndarray] | None = [] if keep_features else None
+        vectors = space.embed([i.prepared for i in todo], encoder, features)
         for item, vector in zip(todo, vectors):
             item.vector = vector
+        if features:
+            for item, kept in zip(todo, features):
+                item.features = kept
     for item in items:
         if not item.changed and item.existing is not None:
             item.body_hash = item.existing.body_hash

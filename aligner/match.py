@@ -30,6 +30,7 @@ from aligner.align import (
     background_from_samples,
     embed_side,
     recenter,
+    unrelated_similarities,
 )
 from aligner.encoders.base import Encoder, l2_normalize
 from aligner.langid import UNDETERMINED
@@ -304,13 +305,7 @@ def sentence_background(
     for a, b in align_params.link_types():
         src_all = _sample_windows(src_docs, corpus, a, params.background_sample, rng)
         tgt_all = _sample_windows(tgt_docs, corpus, b, params.background_sample, rng)
-        if len(src_all) * len(tgt_all) <= 250_000:
-            # few windows: every pair of them (a handful are true pairs; the mean and spread
-            # of thousands of unrelated pairs hardly move)
-            samples[(a, b)] = (src_all @ tgt_all.T).ravel()
-        else:
-            count = min(len(src_all), len(tgt_all))
-            samples[(a, b)] = np.einsum("ij,ij->i", src_all[:count], tgt_all[:count])
+        samples[(a, b)] = unrelated_similarities(src_all, tgt_all)
     return background_from_samples(samples)
 
 
