@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aligner.docvec import DocSpace
+from aligner.docvec import FIT_DOCS, DocSpace
 from aligner.encoders.base import Encoder
 from aligner.errors import InputError
 from aligner.index import content_hash
@@ -88,7 +88,7 @@ def read_chunks(
 def first_chunk(space: DocSpace, size: int) -> int | tuple[int, int]:
     """Chunk sizes: while the store's document space is undecided, a first chunk large
     enough to fit a projection on (see `DocSpace`)."""
-    return (max(size, 2 * space.dim), size) if not space.kind else size
+    return (max(size, FIT_DOCS * space.dim), size) if not space.kind else size
 
 
 def prepare_chunk(
