@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from aligner.encoders.base import Encoder
+from aligner.encoders.base import Encoder, l2_normalize
 from aligner.types import Link
 
 # Link types (src sentences, tgt sentences). Skips (1, 0) and (0, 1) are handled apart.
@@ -134,10 +134,8 @@ def recenter(vectors: np.ndarray, center: np.ndarray) -> np.ndarray:
     """Subtract a language's mean vector and renormalise. What all sentences of a language
     share (its function words, its morphology) says nothing about which sentence translates
     which; removing it leaves the content."""
-    shifted = vectors - center[None, :]
-    norms = np.linalg.norm(shifted, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return (shifted / norms).astype(np.float32)
+    shifted = np.subtract(vectors, center[None, :], dtype=np.float32)
+    return l2_normalize(shifted, inplace=True)
 
 
 def pair_background(src: SideEmbeddings, tgt: SideEmbeddings) -> Background:

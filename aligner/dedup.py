@@ -22,7 +22,6 @@ of its chunk). Clusters are never merged afterwards (a document joins one cluste
 from __future__ import annotations
 
 import contextlib
-import copy
 import csv
 import json
 from collections import OrderedDict
@@ -51,12 +50,12 @@ from aligner.docvec import (
     window_background,
 )
 from aligner.encoders.base import Encoder, l2_normalize, sum_windows
-from aligner.encoders.builtin import BuiltinEncoder
 from aligner.ingest import (
     ChunkItem,
     first_chunk,
     new_run_id,
-    prepare_chunk,
+    portable_encoder,
+    prepare_chunks,
     read_chunks,
     stored_document,
 )
@@ -105,6 +104,9 @@ class DedupParams:
     screen_translation: float = 0.4
     chunk_size: int = 1000
     workers: int = 1  # processes that verify pairs (the decisions stay in input order)
+    # clean and embed the next chunk in a second process while this one decides (see
+    # `prepare_chunks`): on by default, for any input of more than one chunk
+    background_prepare: bool = True
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,7 @@ class _Verifier:
         self._cache: OrderedDict[object, np.ndarray | SideEmbeddings] = OrderedDict()
         self._cached = 0
         self._sides: OrderedDict[object, SideEmbeddings] = OrderedDict()  # recent, built
+        self._single: OrderedDict[object, np.ndarray] = OrderedDict()  # their sentences
         self.calls = 0
         self.screened = 0
 
@@ -240,14 +243,22 @@ class _Verifier:
         side = self._sides.get(_key(doc))
         if side is not None or not self.additive:
             return (side or self.side(doc)).windows[0]
-        value = self._cached_value(_key(doc))
-        if not isinstance(value, np.ndarray):
-            self.prime([doc])
-            value = self._cached_value(_key(doc))
-        assert isinstance(value, np.ndarray)
-        vectors = l2_normalize(value)
-        center = self.centers.get(doc.lang)
-        return recenter(vectors, center) if center is not None and len(vectors) else vectors
+        key = _key(doc)
+        vectors = self._single.pop(key, None)
+        if vectors is None:
+            value = self._cached_value(key)
+            if not isinstance(value, np.ndarray):
+                self.prime([doc])
+                value = self._cached_value(key)
+            assert isinstance(value, np.ndarray)
+            vectors = l2_normalize(value)
+            center = self.centers.get(doc.lang)
+            if center is not None and len(vectors):
+                vectors = recenter(vectors, center)
+        self._single[key] = vectors  # most recently used last
+        if len(self._single) > 4 * _RECENT_SIDES:
+            self._single.popitem(last=False)
+        return vectors
 
     # -- backgrounds and scores ------------------------------------------------------------
     def learn_backgrounds(self, docs: Sequence[PreparedDocument], sample: int = 400) -> None:
@@ -335,8 +346,11 @@ def dedup(
         Progress("dedup", input_size(inputs), show_progress) as progress,
         contextlib.closing(pool) if pool else contextlib.nullcontext(),
     ):
-        for chunk, nbytes in read_chunks(inputs, first_chunk(space, params.chunk_size)):
-            items = prepare_chunk(chunk, store, encoder, space, run, verifier.additive)
+        chunks = read_chunks(inputs, first_chunk(space, params.chunk_size))
+        prepared = prepare_chunks(
+            chunks, store, encoder, space, run, verifier.additive, params.background_prepare
+        )
+        for items, nbytes in prepared:
             for item in items:  # the features embedding computed: verification reuses them
                 if item.features is not None and item.prepared is not None:
                     verifier.remember(_key(item.prepared), item.features)
@@ -361,7 +375,7 @@ def dedup(
                     [a.doc_id, a.cluster_id, a.lang, a.role, f"{a.score:.4f}", a.matched_doc]
                 )
                 stats.count(a, is_exact)
-            progress.advance(nbytes, len(chunk))
+            progress.advance(nbytes, len(items))
             store.maybe_save_caches(cache_every_s)
         store.save_caches()
         stats.seconds = progress.elapsed
@@ -628,10 +642,7 @@ class PoolScorer:
         if self._pool is None:
             import multiprocessing
 
-            encoder = self.encoder
-            if isinstance(encoder, BuiltinEncoder):
-                encoder = copy.copy(encoder)
-                encoder._word_cache = {}  # not worth pickling
+            encoder = portable_encoder(self.encoder)
             context = multiprocessing.get_context("spawn")
             self._pool = context.Pool(
                 self.workers, initializer=_worker_init, initargs=(encoder, self.params)

@@ -120,8 +120,13 @@ def fit_projection(vectors: np.ndarray, dim: int, whiten: float = 0.5) -> np.nda
     x = vectors.astype(np.float64)
     values, u = np.linalg.eigh(x @ x.T)
     top = np.argsort(values)[::-1][:dim]
-    sigma = np.sqrt(np.maximum(values[top], 1e-12))
-    axes = x.T @ u[:, top] / sigma / sigma**whiten
+    sigma = np.sqrt(np.maximum(values[top], 0.0))
+    # Components with (next to) no variance are rounding noise, which an axis normalised by
+    # its tiny sigma would blow up: dropped. The whitening gain is capped for the same reason.
+    real = sigma > 1e-6 * sigma.max()
+    axes = np.zeros((x.shape[1], len(top)))
+    axes[:, real] = x.T @ u[:, top[real]] / sigma[real]
+    axes *= np.maximum(sigma, 1e-2 * sigma.max()) ** -whiten
     return np.ascontiguousarray(axes, dtype=np.float32)
 
 

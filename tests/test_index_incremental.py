@@ -18,13 +18,14 @@ import pytest
 from click.testing import CliRunner
 
 from aligner.cli import main
+from aligner.docvec import FIT_DOCS
 from aligner.encoders import load_encoder
 from aligner.store import ArchiveStore
 
 ROOT = Path(__file__).resolve().parents[1]
 CHUNK = 40
-DIM = 128  # document vectors: the first chunk is 2 * DIM documents (to fit a projection)
-FIRST = 2 * DIM
+DIM = 128  # document vectors: the first chunk is FIT_DOCS * DIM documents (to fit a projection)
+FIRST = FIT_DOCS * DIM
 
 
 def make_archive(seeds_dir: Path, path: Path, n: int) -> list[str]:
@@ -179,7 +180,7 @@ def _generation(folder: Path) -> int:
 def big_archive(seeds_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
     folder = tmp_path_factory.mktemp("kill")
     path = folder / "archive.jsonl"
-    return path, make_archive(seeds_dir, path, 12 * CHUNK)
+    return path, make_archive(seeds_dir, path, FIRST + 6 * CHUNK)
 
 
 @pytest.fixture(scope="module")
