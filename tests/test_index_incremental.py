@@ -270,3 +270,57 @@ def test_faiss_factory_is_configurable_and_remembered(seeds_dir: Path, tmp_path:
     assert hits[0] == "001_2ad9410abe4922a4" and len(hits) == len(set(hits)) == 5
     with ArchiveStore.open(folder) as store:
         assert store.faiss_info()["fa"]["factory"] == "HNSW32"
+
+
+def test_background_preparation_gives_the_same_index_and_clusters(
+    big_archive: tuple[Path, list], reference: dict, tmp_path: Path
+) -> None:
+    """The next chunk prepared in a worker process (the default for a multi-chunk input)
+    and everything in one process give identical vectors and identical dedup decisions."""
+    from aligner.dedup import DedupParams, dedup
+    from aligner.docvec import doc_dim_for
+    from aligner.ingest import add_documents
+    from aligner.store import StoreConfig
+
+    archive, _ = big_archive
+    encoder = load_encoder("builtin")
+    config = StoreConfig(doc_dim=doc_dim_for(encoder, DIM))
+    folder = tmp_path / "inline"
+    with ArchiveStore.open(folder, encoder.identity, write=True, config=config) as store:
+        add_documents([archive], store, encoder, CHUNK, show_progress=False, background=False)
+    inline = snapshot(folder)
+    assert inline["docs"] == reference["docs"]
+    assert_same_vectors(inline["v"], reference["v"])
+
+    clusters = {}
+    for background in (True, False):
+        folder = tmp_path / f"dedup-{background}"
+        out = tmp_path / f"clusters-{background}.tsv"
+        params = DedupParams(chunk_size=CHUNK, background_prepare=background)
+        with (
+            ArchiveStore.open(folder, encoder.identity, write=True, config=config) as store,
+            open(out, "w", encoding="utf-8") as handle,
+        ):
+            stats = dedup([archive], store, encoder, handle, params, show_progress=False)
+        assert stats.documents == len(big_archive[1])
+        clusters[background] = out.read_text(encoding="utf-8")
+    assert clusters[True] == clusters[False]
+
+
+def test_id_repeated_in_a_later_chunk_is_refused(
+    big_archive: tuple[Path, list], tmp_path: Path
+) -> None:
+    """The worker prepares a chunk before the previous one is committed; the repeated id
+    is still caught (the chunk is looked up again after the commit)."""
+    lines = big_archive[0].read_text(encoding="utf-8").splitlines(True)
+    repeated = json.loads(lines[FIRST + 1])
+    repeated["text"] += "\nجمله تازه"
+    lines.insert(FIRST + 3 * CHUNK, json.dumps(repeated, ensure_ascii=False) + "\n")
+    archive = tmp_path / "repeated.jsonl"
+    archive.write_text("".join(lines), encoding="utf-8")
+    folder = tmp_path / "idx"
+    out = add(str(archive), "--index", str(folder), "--chunk-size", str(CHUNK),
+              "--doc-dim", str(DIM), "-q", expect=4)  # fmt: skip
+    assert f"duplicate document id {repeated['id']!r}" in out
+    with ArchiveStore.open(folder) as store:  # whole chunks before it, nothing after
+        assert len(store) == FIRST + 3 * CHUNK

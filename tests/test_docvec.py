@@ -1,0 +1,108 @@
+"""Document vectors and the pieces of dedup verification: window sums, the projection, the
+screen and the per-link-type background."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aligner.align import AlignParams, embed_side
+from aligner.docvec import fit_projection, sentence_coverage, window_background
+from aligner.encoders.base import Encoder
+from aligner.encoders.builtin import BuiltinEncoder
+from aligner.prepare import prepare_document
+from aligner.types import Document
+
+SENTENCES = [
+    "پوتین و اردوغان درباره سوریه گفت‌وگو کردند.",
+    "رئیس جمهور روسیه گفت که نشست آستانه ادامه می‌یابد.",
+    "بوتين وأردوغان بحثا الوضع في سوريا.",
+    "قال الرئيس الروسي إن محادثات أستانا ستستمر.",
+    "The two presidents also discussed gas exports.",
+]
+
+
+def test_builtin_windows_are_the_windows_of_joined_text() -> None:
+    """Summing sentence features gives what encoding the joined sentences gives."""
+    encoder = BuiltinEncoder()
+    summed = encoder.encode_windows(SENTENCES, 3)
+    joined = Encoder.encode_windows(encoder, SENTENCES, 3)
+    assert [len(w) for w in summed] == [5, 4, 3]
+    for a, b in zip(summed, joined):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_embed_side_of_no_sentences_has_empty_windows() -> None:
+    side = embed_side([], BuiltinEncoder(), 3)
+    assert side.size == 0 and [w.shape for w in side.windows] == [(0, 4096)] * 3
+
+
+def test_projection_of_rank_deficient_vectors_is_finite_and_stable() -> None:
+    """Axes without variance are dropped rather than blown up to unit length: tiny
+    differences in the input (another BLAS thread count) must stay tiny."""
+    rng = np.random.default_rng(0)
+    basis = rng.standard_normal((20, 300))
+    vectors = (rng.standard_normal((100, 20)) @ basis).astype(np.float32)  # rank 20
+    projection = fit_projection(vectors, 64)
+    assert projection.shape == (300, 64) and np.isfinite(projection).all()
+    assert np.abs(projection[:, 20:]).max() == 0.0
+    noisy = vectors + rng.standard_normal(vectors.shape).astype(np.float32) * 1e-6
+    a, b = vectors @ projection, noisy @ projection
+    assert np.abs(a - b).max() < 1e-3 * np.abs(a).max()
+
+
+def _doc(doc_id: str, text: str) -> object:
+    return prepare_document(Document(doc_id, text))
+
+
+@pytest.fixture(scope="module")
+def pools() -> dict[str, list]:
+    encoder = BuiltinEncoder()
+    words = [
+        "خبر",
+        "گزارش",
+        "دولت",
+        "مجلس",
+        "اقتصاد",
+        "ورزش",
+        "فیلم",
+        "شهر",
+        "باران",
+        "مدرسه",
+        "کتاب",
+        "بازار",
+        "نفت",
+    ]
+    rng = np.random.default_rng(1)
+    docs = [
+        " ".join(rng.choice(words, 6)) + ". " + " ".join(rng.choice(words, 6)) + "."
+        for _ in range(60)
+    ]
+    sides = [embed_side([s.strip() + "." for s in d.split(".") if s.strip()], encoder, 3)
+             for d in docs]  # fmt: skip
+    return {"fa": sides}
+
+
+def test_window_background_is_measured_per_link_type(pools: dict[str, list]) -> None:
+    background = window_background(pools, "fa", "fa", AlignParams())
+    assert background is not None
+    assert (1, 1) in background.by_type and (2, 2) in background.by_type
+    # unrelated two-sentence windows share more vocabulary than single sentences
+    assert background.stats(2, 2)[0] > background.stats(1, 1)[0]
+    assert window_background({"fa": pools["fa"][:3]}, "fa", "fa", AlignParams()) is None
+
+
+def test_sentence_coverage_screens_unrelated_documents(pools: dict[str, list]) -> None:
+    background = window_background(pools, "fa", "fa", AlignParams())
+    assert background is not None
+    encoder = BuiltinEncoder()
+    a = _doc("a", "پوتین و اردوغان درباره سوریه گفت‌وگو کردند.\nنشست آستانه ادامه می‌یابد.")
+    b = _doc("b", "پوتین و اردوغان درباره سوریه گفت‌وگو کردند.\nنشست آستانه ادامه دارد.")
+    c = _doc("c", "تیم ملی فوتبال امروز به تهران بازگشت.\nهوای شهر بارانی است.")
+
+    def vectors(doc: object) -> np.ndarray:
+        return encoder.encode(doc.texts())  # type: ignore[attr-defined]
+
+    same = sentence_coverage(vectors(a), a, vectors(b), b, background, 3.0)  # type: ignore[arg-type]
+    other = sentence_coverage(vectors(a), a, vectors(c), c, background, 3.0)  # type: ignore[arg-type]
+    assert same > 0.5 and other == 0.0
