@@ -68,9 +68,11 @@ CANONICAL, DUPLICATE, TRANSLATION = "canonical", "duplicate", "translation"
 CLUSTER_COLUMNS = ("doc_id", "cluster_id", "lang", "role", "score", "matched_doc")
 # What verification keeps per document (see `_Verifier`): copies and translations tend to
 # arrive close together, so recent documents are the likely candidates. At about 70 KB per
-# news document (builtin features, float16), 512 MiB hold the last several thousand.
-_CACHE_BYTES = 512 << 20
+# news document (builtin features, float32: converting from float16 on every use cost
+# more than the memory saved), 1 GiB holds the last several thousand.
+_CACHE_BYTES = 1 << 30
 _RECENT_SIDES = 64
+_STORED_DOCS = 20_000  # stored candidates rebuilt from their sentences (a few KB each)
 # The screen before alignment counts sentences whose best counterpart is this many spreads
 # above unrelated pairs: at z > 1 (the link threshold) nearly every sentence of an unrelated
 # news document of ten sentences has one by chance; at z > 3 few do (see DedupParams).
@@ -157,7 +159,7 @@ class _Pending:
 class _Verifier:
     """Sentence-level verification, with a byte-bounded cache of what it needs per
     document: the raw sentence features of an additive encoder (a document's windows are
-    sums of them; float16, a few tens of KB per document), or the window embeddings of any
+    sums of them; about 150 KB per news document), or the window embeddings of any
     other encoder. Keys are `_key(doc)`."""
 
     def __init__(
@@ -177,11 +179,14 @@ class _Verifier:
         self._cached = 0
         self._sides: OrderedDict[object, SideEmbeddings] = OrderedDict()  # recent, built
         self._single: OrderedDict[object, np.ndarray] = OrderedDict()  # their sentences
+        self._docs: OrderedDict[tuple[int, str], PreparedDocument] = OrderedDict()
         self.calls = 0
         self.screened = 0
 
     # -- the cache -------------------------------------------------------------------------
     def remember(self, key: object, value: np.ndarray | SideEmbeddings) -> None:
+        if isinstance(value, np.ndarray):
+            value = np.ascontiguousarray(value, dtype=np.float32)
         old = self._cache.pop(key, None)
         if old is not None:
             self._cached -= _nbytes(old)
@@ -201,7 +206,7 @@ class _Verifier:
         start = 0
         for key, doc in missing.items():
             end = start + len(doc.sentences)
-            self.remember(key, features[start:end].astype(np.float16))
+            self.remember(key, features[start:end])
             start = end
 
     def _cached_value(self, key: object) -> np.ndarray | SideEmbeddings | None:
@@ -222,7 +227,7 @@ class _Verifier:
                     self.prime([doc])
                     value = self._cached_value(key)
                 features = (
-                    value.astype(np.float32)
+                    value
                     if isinstance(value, np.ndarray)
                     else np.zeros((0, self.encoder.dim), np.float32)
                 )
@@ -259,6 +264,24 @@ class _Verifier:
         if len(self._single) > 4 * _RECENT_SIDES:
             self._single.popitem(last=False)
         return vectors
+
+    def stored_documents(
+        self, store: ArchiveStore, rows: dict[int, DocumentRow]
+    ) -> dict[int, PreparedDocument]:
+        """Stored documents rebuilt from their sentences, kept for reuse (a candidate tends
+        to come back for several later documents)."""
+        keys = {row: (row, info.content_hash) for row, info in rows.items()}
+        texts = store.sentence_texts([row for row, key in keys.items() if key not in self._docs])
+        out = {}
+        for row, key in keys.items():
+            doc = self._docs.pop(key, None)
+            if doc is None:
+                info = rows[row]
+                doc = prepared_from_texts(info.id, info.lang, texts.get(row, []))
+            self._docs[key] = out[row] = doc
+        while len(self._docs) > _STORED_DOCS:
+            self._docs.popitem(last=False)
+        return out
 
     # -- backgrounds and scores ------------------------------------------------------------
     def learn_backgrounds(self, docs: Sequence[PreparedDocument], sample: int = 400) -> None:
@@ -448,11 +471,7 @@ def _decide_chunk(
     store_hits = _store_candidates(matrix, pending, store, chunk_rows, params)
     candidate_rows = sorted({row for hits in store_hits for _, row, _ in hits})
     rows_info = store.lookup_rows(candidate_rows)
-    rows_texts = store.sentence_texts(candidate_rows)
-    stored_docs = {
-        row: prepared_from_texts(info.id, info.lang, rows_texts.get(row, []))
-        for row, info in rows_info.items()
-    }
+    stored_docs = verifier.stored_documents(store, rows_info)
     by_body = store.lookup_hashes("body_hash", [p.item.body_hash for p in pending])
     by_content = store.lookup_hashes("content_hash", [p.item.content_hash for p in pending])
     within = matrix @ matrix.T
@@ -499,9 +518,8 @@ def _decide_chunk(
             group = sorted((c for c in cands if c[0] == kind), key=lambda c: -c[1])
             chosen.extend(group[: params.max_verify if kind else params.max_verify_translation])
         plans[k] = [(c[0], c[1], c[2]) for c in chosen]
-        screens = {True: params.screen_duplicate, False: params.screen_translation}
-        jobs.append((p.doc, [(c[3], screens[c[0]]) for c in chosen]))
-    scores = iter(scorer(jobs, verifier))
+        jobs.append((p.doc, [(c[3], c[0]) for c in chosen]))
+    scores = iter(scorer(jobs, verifier, params))
 
     for k, p in enumerate(pending):
         lang = p.doc.lang
@@ -586,13 +604,30 @@ def _store_candidates(
 
 
 # -- scoring the planned pairs: in this process, or in worker processes -------------------
-_Jobs = list[tuple[PreparedDocument, list[tuple[PreparedDocument, float]]]]
-_Scorer = Callable[[_Jobs, "_Verifier"], list[list[float]]]
+_Jobs = list[tuple[PreparedDocument, list[tuple[PreparedDocument, bool]]]]  # (other, same)
+_Scorer = Callable[[_Jobs, "_Verifier", DedupParams], list[list[float]]]
 
 
-def score_serial(jobs: _Jobs, verifier: _Verifier) -> list[list[float]]:
-    verifier.prime([doc for doc, _ in jobs] + [other for _, cands in jobs for other, _ in cands])
-    return [[verifier.score(doc, other, screen) for other, screen in cands] for doc, cands in jobs]
+def score_serial(jobs: _Jobs, verifier: _Verifier, params: DedupParams) -> list[list[float]]:
+    """Same-event scores of each document's candidates (same language first, then the
+    others; each kind best first). Verification stops where the decision is made: after a
+    same-language candidate reaches --duplicate-score (a near copy is preferred to a
+    translation), and after an other-language one reaches --translation-score; the
+    candidates not verified score 0."""
+    verifier.prime([doc for doc, _ in jobs] + [o for _, cands in jobs for o, _ in cands])
+    out = []
+    for doc, cands in jobs:
+        scores, done = [], {True: False, False: False}
+        for other, same in cands:
+            if done[True] or done[same]:
+                scores.append(0.0)
+                continue
+            screen = params.screen_duplicate if same else params.screen_translation
+            score = verifier.score(doc, other, screen)
+            done[same] = score >= (params.duplicate_score if same else params.translation_score)
+            scores.append(score)
+        out.append(scores)
+    return out
 
 
 def _key(doc: PreparedDocument) -> tuple[str, int]:
@@ -616,13 +651,15 @@ def _worker_init(encoder: Encoder, params: AlignParams) -> None:
 
 
 def _worker_score(
-    batch: tuple[dict[str, np.ndarray], dict[tuple[str, str], Background], _Jobs],
+    batch: tuple[
+        dict[str, np.ndarray], dict[tuple[str, str], Background], _Jobs, DedupParams
+    ],
 ) -> tuple[list[list[float]], int, int]:
-    centers, backgrounds, jobs = batch
+    centers, backgrounds, jobs, params = batch
     assert _WORKER is not None
     _WORKER.centers, _WORKER.backgrounds = centers, backgrounds
     before = (_WORKER.calls, _WORKER.screened)
-    out = score_serial(jobs, _WORKER)
+    out = score_serial(jobs, _WORKER, params)
     return out, _WORKER.calls - before[0], _WORKER.screened - before[1]
 
 
@@ -636,9 +673,11 @@ class PoolScorer:
         self.params = params
         self._pool: Any = None
 
-    def __call__(self, jobs: _Jobs, verifier: _Verifier) -> list[list[float]]:
+    def __call__(
+        self, jobs: _Jobs, verifier: _Verifier, params: DedupParams
+    ) -> list[list[float]]:
         if len(jobs) < 64:
-            return score_serial(jobs, verifier)
+            return score_serial(jobs, verifier, params)
         if self._pool is None:
             import multiprocessing
 
@@ -649,7 +688,7 @@ class PoolScorer:
             )
         size = max(1, len(jobs) // (4 * self.workers))
         batches = [
-            (verifier.centers, verifier.backgrounds, jobs[i : i + size])
+            (verifier.centers, verifier.backgrounds, jobs[i : i + size], params)
             for i in range(0, len(jobs), size)
         ]
         out: list[list[float]] = []

@@ -70,11 +70,11 @@ def l2_normalize(matrix: np.ndarray, inplace: bool = False) -> np.ndarray:
 def sum_windows(features: np.ndarray, max_group: int) -> list[np.ndarray]:
     """Windows of 1..max_group consecutive rows of additive features, each the normalised
     sum of its rows (what encoding the joined texts gives when no feature spans texts)."""
-    n = len(features)
-    total = np.concatenate([np.zeros((1, features.shape[1]), np.float32),
-                            np.cumsum(features, axis=0, dtype=np.float32)])  # fmt: skip
+    features = np.asarray(features, dtype=np.float32)
     out = [l2_normalize(features)]
+    window = features
     for k in range(2, max_group + 1):
-        count = max(n - k + 1, 0)
-        out.append(l2_normalize(total[k : k + count] - total[:count], inplace=True))
+        # sums of k rows from sums of k-1 (a running cumsum is slower on small matrices)
+        window = window[:-1] + features[k - 1 :] if len(window) > 1 else features[:0]
+        out.append(l2_normalize(window))
     return out
