@@ -185,8 +185,8 @@ class _Verifier:
 
     # -- the cache -------------------------------------------------------------------------
     def remember(self, key: object, value: np.ndarray | SideEmbeddings) -> None:
-        if isinstance(value, np.ndarray):
-            value = np.ascontiguousarray(value, dtype=np.float32)
+        if isinstance(value, np.ndarray) and value.dtype != np.float32:
+            value = value.astype(np.float32)
         old = self._cache.pop(key, None)
         if old is not None:
             self._cached -= _nbytes(old)
@@ -206,7 +206,7 @@ class _Verifier:
         start = 0
         for key, doc in missing.items():
             end = start + len(doc.sentences)
-            self.remember(key, features[start:end])
+            self.remember(key, features[start:end].copy())  # a view would keep the batch
             start = end
 
     def _cached_value(self, key: object) -> np.ndarray | SideEmbeddings | None:
