@@ -108,9 +108,9 @@ class DedupParams:
     screen_translation: float = 0.4
     chunk_size: int = 1000
     workers: int = 1  # processes that verify pairs (the decisions stay in input order)
-    # clean and embed the next chunk in a second process while this one decides (see
-    # `prepare_chunks`): on by default, for any input of more than one chunk
-    background_prepare: bool = True
+    # processes that clean and embed the next chunk while this one decides (see
+    # `prepare_chunks`; 0: all in this process); only for an input of several chunks
+    prepare_workers: int = 1
 
 
 @dataclass(frozen=True)
@@ -373,7 +373,7 @@ def dedup(
     ):
         chunks = read_chunks(inputs, first_chunk(space, params.chunk_size))
         prepared = prepare_chunks(
-            chunks, store, encoder, space, run, verifier.additive, params.background_prepare
+            chunks, store, encoder, space, run, verifier.additive, params.prepare_workers
         )
         for items, nbytes in prepared:
             for item in items:  # the features embedding computed: verification reuses them

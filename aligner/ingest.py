@@ -9,6 +9,7 @@ archive, or rerunning an interrupted `index add`, is cheap and changes nothing.
 
 from __future__ import annotations
 
+import collections
 import copy
 import hashlib
 import itertools
@@ -16,6 +17,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -182,13 +184,14 @@ def prepare_chunks(
     space: DocSpace,
     run: str | None = None,
     keep_features: bool = False,
-    background: bool = False,
+    workers: int = 0,
 ) -> Iterator[tuple[list[ChunkItem], int]]:
-    """`prepare_chunk` over a stream of chunks. With `background`, the next chunk is
-    cleaned and embedded in a worker process while the caller works on the current one
-    (about half of dedup's time is that preparation: on two cores this nearly doubles the
-    rate). Each chunk is looked up again once the previous one is committed, so ids
-    repeated across chunks are still caught; `space` is updated as the worker returns it."""
+    """`prepare_chunk` over a stream of chunks. With `workers` > 0, the next chunks are
+    cleaned and embedded in that many worker processes while the caller works on the
+    current one (dedup: one, beside the verification; index add, whose own work is
+    committing: two). Each chunk is looked up again once the previous ones are committed,
+    so ids repeated across chunks are still caught; `space` is updated from what the
+    workers return, in input order."""
     chunks = iter(chunks)
     first = next(chunks, None)
     if first is None:
@@ -197,7 +200,7 @@ def prepare_chunks(
     # small jobs) never starts a worker
     ready = prepare_chunk(first[0], store, encoder, space, run, keep_features), first[1]
     following = next(chunks, None)
-    if following is None or not background:
+    if following is None or workers < 1:
         yield ready
         if following is not None:
             for chunk, nbytes in itertools.chain([following], chunks):
@@ -207,9 +210,22 @@ def prepare_chunks(
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")  # no FAISS/OpenMP state inherited
+    queue: collections.deque[tuple[list[tuple[Document, str | None]], int, list[Document], Any]]
+    queue = collections.deque()
+
+    def finish() -> tuple[list[ChunkItem], int]:
+        chunk, nbytes, docs, future = queue.popleft()
+        batch = future.result()
+        if not _merge_space(space, batch.space):
+            # a language new to the store met in two chunks prepared at once: the later
+            # one is embedded again with the centre the earlier one fixed
+            batch = prepare_batch(docs, space, encoder, keep_features)
+        return fill_items(lookup_chunk(chunk, store, run), batch), nbytes
+
     with concurrent.futures.ProcessPoolExecutor(
-        1, mp_context=context, initializer=_init_worker, initargs=(portable_encoder(encoder),)
-    ) as pool:
+        workers, mp_context=context, initializer=_init_worker,
+        initargs=(portable_encoder(encoder),),
+    ) as pool:  # fmt: skip
         for chunk, nbytes in itertools.chain([following], chunks):
             # documents stored with the same content need no preparation (a re-add)
             stored = store.lookup_ids([doc.id for doc, _ in chunk])
@@ -218,23 +234,34 @@ def prepare_chunks(
                 for doc, _ in chunk
                 if doc.id not in stored or stored[doc.id].content_hash != content_hash(doc.text)
             ]
-            future = pool.submit(_prepare_in_worker, docs, space, keep_features)
-            yield ready  # the caller works on it (and commits it) while the worker prepares
-            batch = future.result()
-            # the next submission must see the space this one returns (a new language's
-            # centre)
-            _merge_space(space, batch.space)
-            ready = fill_items(lookup_chunk(chunk, store, run), batch), nbytes
-        yield ready
+            queue.append((chunk, nbytes, docs, pool.submit(_prepare_in_worker, docs, space,
+                                                           keep_features)))  # fmt: skip
+            if ready is not None:
+                yield ready  # the caller works on it (and commits it) meanwhile
+                ready = None
+            if len(queue) >= workers:
+                ready = finish()
+        if ready is not None:
+            yield ready
+        while queue:
+            yield finish()
 
 
-def _merge_space(space: DocSpace, returned: DocSpace) -> None:
+def _merge_space(space: DocSpace, returned: DocSpace) -> bool:
+    """Adopt what a worker's copy of the space learnt (the projection, new language
+    centres); False when it has a centre that differs from one `space` already has."""
     if not space.kind:
         space.kind, space.projection = returned.kind, returned.projection
-    for mine, theirs in ((space.centers, returned.centers),
-                         (space.sentence_centers, returned.sentence_centers)):  # fmt: skip
+    pairs = ((space.centers, returned.centers),
+             (space.sentence_centers, returned.sentence_centers))  # fmt: skip
+    for mine, theirs in pairs:
+        for lang, center in theirs.items():
+            if lang in mine and not np.array_equal(mine[lang], center):
+                return False
+    for mine, theirs in pairs:
         for lang, center in theirs.items():
             mine.setdefault(lang, center)
+    return True
 
 
 _ENCODER: Encoder | None = None
@@ -280,19 +307,16 @@ def add_documents(
     chunk_size: int = 1000,
     show_progress: bool = True,
     cache_every_s: float = 120.0,
-    background: bool = True,
+    workers: int = 2,
 ) -> IngestStats:
     """`aligner index add`: stream the inputs into the store, one transaction per chunk
-    (the next chunk prepared in a second process with `background`, see
-    `prepare_chunks`)."""
+    (the next chunks prepared in `workers` processes, see `prepare_chunks`)."""
     stats = IngestStats()
     space = store.doc_space()
     run = new_run_id()
     with Progress("indexing", input_size(inputs), show_progress) as progress:
         chunks = read_chunks(inputs, first_chunk(space, chunk_size))
-        for items, nbytes in prepare_chunks(
-            chunks, store, encoder, space, run, background=background
-        ):
+        for items, nbytes in prepare_chunks(chunks, store, encoder, space, run, workers=workers):
             counts = store.commit(
                 [stored_document(i, run=run) for i in items if i.changed], space=space
             )

@@ -287,24 +287,24 @@ def test_background_preparation_gives_the_same_index_and_clusters(
     config = StoreConfig(doc_dim=doc_dim_for(encoder, DIM))
     folder = tmp_path / "inline"
     with ArchiveStore.open(folder, encoder.identity, write=True, config=config) as store:
-        add_documents([archive], store, encoder, CHUNK, show_progress=False, background=False)
+        add_documents([archive], store, encoder, CHUNK, show_progress=False, workers=0)
     inline = snapshot(folder)
     assert inline["docs"] == reference["docs"]
     assert_same_vectors(inline["v"], reference["v"])
 
     clusters = {}
-    for background in (True, False):
-        folder = tmp_path / f"dedup-{background}"
-        out = tmp_path / f"clusters-{background}.tsv"
-        params = DedupParams(chunk_size=CHUNK, background_prepare=background)
+    for workers in (1, 0):
+        folder = tmp_path / f"dedup-{workers}"
+        out = tmp_path / f"clusters-{workers}.tsv"
+        params = DedupParams(chunk_size=CHUNK, prepare_workers=workers)
         with (
             ArchiveStore.open(folder, encoder.identity, write=True, config=config) as store,
             open(out, "w", encoding="utf-8") as handle,
         ):
             stats = dedup([archive], store, encoder, handle, params, show_progress=False)
         assert stats.documents == len(big_archive[1])
-        clusters[background] = out.read_text(encoding="utf-8")
-    assert clusters[True] == clusters[False]
+        clusters[workers] = out.read_text(encoding="utf-8")
+    assert clusters[1] == clusters[0]
 
 
 def test_id_repeated_in_a_later_chunk_is_refused(
@@ -324,3 +324,37 @@ def test_id_repeated_in_a_later_chunk_is_refused(
     assert f"duplicate document id {repeated['id']!r}" in out
     with ArchiveStore.open(folder) as store:  # whole chunks before it, nothing after
         assert len(store) == FIRST + 3 * CHUNK
+
+
+def test_new_language_in_chunks_prepared_at_once_gets_one_centre(
+    big_archive: tuple[Path, list], tmp_path: Path
+) -> None:
+    """Two workers prepare two chunks at once, both with a language the store has not
+    seen: the second is embedded again with the centre the first fixed, so the vectors
+    are those of a run in one process."""
+    from aligner.docvec import doc_dim_for
+    from aligner.ingest import add_documents
+    from aligner.store import StoreConfig
+
+    lines = big_archive[0].read_text(encoding="utf-8").splitlines(True)[: FIRST + 4 * CHUNK]
+    english = [
+        "The two presidents spoke by telephone about trade and energy.",
+        "Officials said the talks would continue in Astana next month.",
+        "Gas exports and regional security were also discussed at length.",
+    ]
+    for k, at in enumerate((FIRST + CHUNK + 5, FIRST + 2 * CHUNK + 5)):
+        record = {"id": f"en{k}", "text": "\n".join(english[k:] + english[:k])}
+        lines[at] = json.dumps(record) + "\n"
+    archive = tmp_path / "mixed.jsonl"
+    archive.write_text("".join(lines), encoding="utf-8")
+    encoder = load_encoder("builtin")
+    config = StoreConfig(doc_dim=doc_dim_for(encoder, DIM))
+    snapshots = []
+    for workers in (2, 0):
+        folder = tmp_path / f"idx-{workers}"
+        with ArchiveStore.open(folder, encoder.identity, write=True, config=config) as store:
+            add_documents([archive], store, encoder, CHUNK, False, workers=workers)
+            assert "en" in store.languages()
+        snapshots.append(snapshot(folder))
+    assert snapshots[0]["docs"] == snapshots[1]["docs"]
+    assert_same_vectors(snapshots[0]["v"], snapshots[1]["v"])
