@@ -45,6 +45,7 @@ class ChunkItem:
     body_hash: str = ""
     vector: np.ndarray | None = None
     features: np.ndarray | None = None  # raw sentence features, with keep_features
+    sketch: np.ndarray | None = None  # sentence sketches, when the space makes them
 
     @property
     def changed(self) -> bool:
@@ -122,6 +123,7 @@ class PreparedBatch:
     body_hashes: list[str]
     vectors: np.ndarray | None
     features: list[np.ndarray] | None
+    sketches: list[np.ndarray | None]
     space: DocSpace  # the space after embedding (new centres, a fitted projection)
 
 
@@ -153,8 +155,9 @@ def prepare_batch(
     prepared = [prepare_document(doc) for doc in docs]
     hashes = [body_hash(p) for p in prepared]
     features: list[np.ndarray] | None = [] if keep_features else None
-    vectors = space.embed(prepared, encoder, features) if prepared else None
-    return PreparedBatch(prepared, hashes, vectors, features or None, space)
+    sketches: list[np.ndarray | None] = []
+    vectors = space.embed(prepared, encoder, features, sketches) if prepared else None
+    return PreparedBatch(prepared, hashes, vectors, features or None, sketches, space)
 
 
 def fill_items(items: list[ChunkItem], batch: PreparedBatch) -> list[ChunkItem]:
@@ -174,6 +177,8 @@ def fill_items(items: list[ChunkItem], batch: PreparedBatch) -> list[ChunkItem]:
         item.vector = batch.vectors[k]
         if batch.features is not None:
             item.features = batch.features[k]
+        if batch.sketches:
+            item.sketch = batch.sketches[k]
     return items
 
 
@@ -252,6 +257,7 @@ def _merge_space(space: DocSpace, returned: DocSpace) -> bool:
     centres); False when it has a centre that differs from one `space` already has."""
     if not space.kind:
         space.kind, space.projection = returned.kind, returned.projection
+        space.sketch = returned.sketch
     pairs = ((space.centers, returned.centers),
              (space.sentence_centers, returned.sentence_centers))  # fmt: skip
     for mine, theirs in pairs:
@@ -296,6 +302,7 @@ def stored_document(item: ChunkItem, **assignment: object) -> StoredDocument:
         title=item.doc.title,
         sentences=tuple(item.prepared.texts()),
         vector=item.vector,
+        sketch=item.sketch,
         **assignment,  # type: ignore[arg-type]
     )
 

@@ -36,7 +36,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from aligner.docvec import DocSpace
+from aligner.docvec import SKETCH_DIM, DocSpace
 from aligner.errors import IndexError_
 
 FORMAT = "aligner-archive"
@@ -67,6 +67,13 @@ CREATE TABLE projection (
 CREATE TABLE centers (
     lang TEXT NOT NULL, kind TEXT NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (lang, kind));
 """
+# Added after the first release: created when a writer opens an older store. Its documents
+# have no sketches; verification then encodes their sentences for the screen as before.
+_SKETCH_TABLES = """
+CREATE TABLE IF NOT EXISTS sketch_projection (
+    id INTEGER PRIMARY KEY CHECK (id = 1), matrix BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS sketches (row INTEGER PRIMARY KEY, sketch BLOB NOT NULL);
+"""
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,7 @@ class StoredDocument:
     vector: np.ndarray
     cluster_id: str | None = None
     role: str | None = None
+    sketch: np.ndarray | None = None  # (sentences, sketch dim) float16, see DocSpace
     score: float | None = None
     matched_doc: str | None = None
     run: str | None = None
@@ -242,11 +250,12 @@ class ArchiveStore:
             if write and config and config.factory and config.factory != manifest.get("factory"):
                 manifest["factory"] = config.factory
             db = _connect(folder / DATABASE, write)
-            if write:  # stores made before the table existed
+            if write:  # stores made before the tables existed
                 db.execute(
                     "CREATE TABLE IF NOT EXISTS projection (id INTEGER PRIMARY KEY "
                     "CHECK (id = 1), kind TEXT NOT NULL, matrix BLOB)"
                 )
+                db.executescript(_SKETCH_TABLES)
                 db.commit()
             store = cls(folder, db, manifest, write)
             store.lock = lock
@@ -326,7 +335,32 @@ class ArchiveStore:
                 space.projection = np.frombuffer(row[1], np.float32).reshape(-1, self.dim).copy()
         elif len(self):
             space.kind = "hash"
+        row = self._sketch_row()
+        if row is not None:
+            space.sketch = np.frombuffer(row[0], np.float32).reshape(-1, SKETCH_DIM).copy()
         return space
+
+    def _sketch_row(self) -> tuple[bytes] | None:
+        try:
+            return self.db.execute("SELECT matrix FROM sketch_projection").fetchone()
+        except sqlite3.OperationalError:  # an older store opened read-only
+            return None
+
+    def sketches(self, rows: Sequence[int]) -> dict[int, np.ndarray]:
+        """Stored sentence sketches (float16, one row per sentence) of the rows that have
+        them."""
+        out: dict[int, np.ndarray] = {}
+        try:
+            for part in _chunks(list(rows)):
+                marks = ",".join("?" * len(part))
+                query = f"SELECT row, sketch FROM sketches WHERE row IN ({marks})"
+                out.update(
+                    (row, np.frombuffer(blob, np.float16).reshape(-1, SKETCH_DIM))
+                    for row, blob in self.db.execute(query, part)
+                )
+        except sqlite3.OperationalError:  # an older store opened read-only
+            return {}
+        return out
 
     def lookup_ids(self, ids: Sequence[str]) -> dict[str, DocumentRow]:
         return {r.id: r for r in self._select_in("id", ids)}
@@ -429,7 +463,16 @@ class ArchiveStore:
             d for d in docs if d.id not in existing or existing[d.id].content_hash != d.content_hash
         ]
         record_space = space is not None and space.kind and self._space_kind() is None
-        if not changed and not new_centers and not assignments and not record_space:
+        record_sketch = (
+            space is not None and space.sketch is not None and self._sketch_row() is None
+        )
+        if (
+            not changed
+            and not new_centers
+            and not assignments
+            and not record_space
+            and not (record_sketch)
+        ):
             counts["unchanged"] = len(docs)
             return counts  # nothing to write: the generation stays as it is
         gen = self.generation + 1
@@ -440,6 +483,11 @@ class ArchiveStore:
             if record_space and space is not None:
                 matrix = None if space.projection is None else space.projection.tobytes()
                 self.db.execute("INSERT INTO projection VALUES (1, ?, ?)", (space.kind, matrix))
+            if record_sketch and space is not None and space.sketch is not None:
+                self.db.execute(
+                    "INSERT INTO sketch_projection VALUES (1, ?)",
+                    (np.ascontiguousarray(space.sketch, np.float32).tobytes(),),
+                )
             for lang, kind, vector in new_centers:
                 self.db.execute(
                     "INSERT INTO centers VALUES (?, ?, ?)",
@@ -457,7 +505,7 @@ class ArchiveStore:
                     if old.content_hash == doc.content_hash:
                         counts["unchanged"] += 1
                         continue
-                    for table in ("documents", "sentences", "vectors"):
+                    for table in ("documents", "sentences", "vectors", "sketches"):
                         self.db.execute(f"DELETE FROM {table} WHERE row = ?", (old.row,))
                     self.db.execute(
                         "INSERT OR REPLACE INTO removed VALUES (?, ?, ?)", (old.row, old.lang, gen)
@@ -487,6 +535,9 @@ class ArchiveStore:
                 self.db.execute(
                     "INSERT INTO vectors VALUES (?, ?, ?)", (row, doc.lang, vector.tobytes())
                 )
+                if doc.sketch is not None:
+                    sketch = np.ascontiguousarray(doc.sketch, dtype=np.float16)
+                    self.db.execute("INSERT INTO sketches VALUES (?, ?)", (row, sketch.tobytes()))
                 added.setdefault(doc.lang, []).append((row, vector))
         self._apply(added, removed)
         return counts
@@ -715,7 +766,7 @@ def _create(folder: Path, identity: dict[str, Any] | None, config: StoreConfig) 
         (folder / DATABASE).unlink()  # an interrupted creation: start over
     db = sqlite3.connect(folder / DATABASE)
     try:
-        db.executescript(_SCHEMA)
+        db.executescript(_SCHEMA + _SKETCH_TABLES)
         db.execute("INSERT INTO meta VALUES ('generation', '0')")
         db.commit()
     finally:
