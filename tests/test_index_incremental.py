@@ -358,3 +358,35 @@ def test_new_language_in_chunks_prepared_at_once_gets_one_centre(
         snapshots.append(snapshot(folder))
     assert snapshots[0]["docs"] == snapshots[1]["docs"]
     assert_same_vectors(snapshots[0]["v"], snapshots[1]["v"])
+
+
+def test_sketches_are_stored_with_documents_and_optional(
+    big_archive: tuple[Path, list], tmp_path: Path
+) -> None:
+    """A store fitted with a projection keeps each document's sentence sketches (one
+    unit row per sentence) and the sketch projection; a store without them (an older one)
+    still deduplicates, screening on full vectors."""
+    from aligner.docvec import SKETCH_DIM
+
+    folder = tmp_path / "idx"
+    add(str(big_archive[0]), "--index", str(folder), "--chunk-size", str(CHUNK),
+        "--doc-dim", str(DIM), "-q")  # fmt: skip
+    with ArchiveStore.open(folder) as store:
+        assert store.doc_space().sketch is not None
+        rows = [r.row for r in store.iter_documents()]
+        sketches = store.sketches(rows)
+        assert set(sketches) == set(rows)
+        texts = store.sentence_texts(rows[:5])
+        for row in rows[:5]:
+            assert sketches[row].shape == (len(texts[row]), SKETCH_DIM)
+            norms = np.linalg.norm(sketches[row].astype(np.float32), axis=1)
+            assert np.allclose(norms, 1.0, atol=1e-2)
+    db = sqlite3.connect(folder / "store.sqlite")
+    db.executescript("DROP TABLE sketches; DROP TABLE sketch_projection;")
+    db.close()
+    out = tmp_path / "clusters.tsv"
+    result = CliRunner().invoke(
+        main, ["dedup", str(big_archive[0]), "--index", str(folder), "-o", str(out), "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    assert len(out.read_text(encoding="utf-8").splitlines()) == len(big_archive[1]) + 1
