@@ -33,7 +33,6 @@ from aligner.align import (
     SideEmbeddings,
     align_embeddings,
     background_from_samples,
-    embed_side,
     recenter,
     unrelated_similarities,
 )
@@ -161,14 +160,6 @@ def fit_projection(vectors: np.ndarray, dim: int, whiten: float = 0.5) -> np.nda
     axes[:, real] = x.T @ u[:, top[real]] / sigma[real]
     axes *= np.maximum(sigma, 1e-2 * sigma.max()) ** -whiten
     return np.ascontiguousarray(axes, dtype=np.float32)
-
-
-def fold(vectors: np.ndarray, dim: int) -> np.ndarray:
-    """(n, D) -> (n, dim) by summing the D/dim blocks of columns, rows renormalised."""
-    n, big = vectors.shape
-    if big != dim:
-        vectors = vectors.reshape(n, big // dim, dim).sum(axis=1)
-    return l2_normalize(np.ascontiguousarray(vectors, dtype=np.float32))
 
 
 def encode_sentences(texts: Sequence[str], encoder: Encoder) -> np.ndarray:
@@ -306,12 +297,6 @@ def prepared_from_texts(doc_id: str, lang: str, texts: Sequence[str]) -> Prepare
     """A PreparedDocument rebuilt from stored sentence texts (enough for verification)."""
     sentences = tuple(Sentence(i, t, normalize(t)) for i, t in enumerate(texts))
     return PreparedDocument(Document(doc_id, "\n".join(texts), lang), lang, sentences)
-
-
-def embed_for_alignment(
-    doc: PreparedDocument, encoder: Encoder, centers: dict[str, np.ndarray], params: AlignParams
-) -> SideEmbeddings:
-    return embed_side(doc.texts(), encoder, params.max_group, centers.get(doc.lang))
 
 
 def sentence_coverage(
