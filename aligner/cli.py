@@ -791,6 +791,11 @@ def index_search(
     show_default=True, help="Same-event score a translation needs.",
 )  # fmt: skip
 @click.option(
+    "--recent", type=click.IntRange(0), default=DedupParams.recent_docs, show_default=True,
+    help="The last N documents of each language are searched exhaustively for copies and "
+    "translations, besides the index over everything (0: the index only).",
+)  # fmt: skip
+@click.option(
     "--workers", type=click.IntRange(1), default=1, show_default=True,
     help="Processes that verify candidate pairs (worth it on idle cores only).",
 )  # fmt: skip
@@ -804,6 +809,7 @@ def dedup(
     index_dir: str | None,
     duplicate_score: float,
     translation_score: float,
+    recent: int,
     workers: int,
     cache_every: float,
     quiet: bool,
@@ -841,6 +847,7 @@ def dedup(
         duplicate_score=duplicate_score,
         translation_score=translation_score,
         chunk_size=chunk_size,
+        recent_docs=recent,
         workers=workers,
     )
     with tempfile.TemporaryDirectory(prefix="aligner-dedup-") as temp:

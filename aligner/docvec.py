@@ -315,11 +315,45 @@ def sentence_coverage(
         return 0.0
     mean, std = background.stats(1, 1)
     z = (a_vectors @ b_vectors.T - mean) / std
-    len_a = np.array([len(s.norm) for s in a.sentences], dtype=np.float64)
-    len_b = np.array([len(s.norm) for s in b.sentences], dtype=np.float64)
+    len_a, len_b = sentence_lengths(a), sentence_lengths(b)
     cov_a = float(len_a[z.max(axis=1) > z_cut].sum() / max(len_a.sum(), 1.0))
     cov_b = float(len_b[z.max(axis=0) > z_cut].sum() / max(len_b.sum(), 1.0))
     return 0.0 if cov_a + cov_b == 0 else 2 * cov_a * cov_b / (cov_a + cov_b)
+
+
+def sentence_lengths(doc: PreparedDocument) -> np.ndarray:
+    """Lengths of the document's normalised sentences, the weights of `sentence_coverage`."""
+    return np.array([len(s.norm) for s in doc.sentences], dtype=np.float64)
+
+
+def coverage_many(
+    a_vectors: np.ndarray,
+    len_a: np.ndarray,
+    others: Sequence[tuple[np.ndarray, np.ndarray]],
+    background: Background,
+    z_cut: float,
+) -> np.ndarray:
+    """`sentence_coverage` of one document against several, (vectors, lengths) each, from
+    one matrix product."""
+    out = np.zeros(len(others))
+    keep = [i for i, (v, _) in enumerate(others) if len(v)]
+    if not len(a_vectors) or not keep:
+        return out
+    mean, std = background.stats(1, 1)
+    sizes = np.array([len(others[i][0]) for i in keep])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    # one conversion of the concatenation: sketches are stored as float16
+    b_vectors = np.concatenate([others[i][0] for i in keep]).astype(np.float32)
+    hit = (a_vectors @ b_vectors.T - mean) / std > z_cut
+    row_hit = np.logical_or.reduceat(hit, starts, axis=1)  # (len a, candidates)
+    cov_a = (len_a @ row_hit) / max(len_a.sum(), 1.0)
+    len_b = np.concatenate([others[i][1] for i in keep])
+    cov_b = np.add.reduceat(len_b * hit.any(axis=0), starts) / np.maximum(
+        np.add.reduceat(len_b, starts), 1.0
+    )
+    total = cov_a + cov_b
+    out[keep] = np.where(total > 0, 2 * cov_a * cov_b / np.where(total > 0, total, 1.0), 0.0)
+    return out
 
 
 def verify_pair(

@@ -142,3 +142,39 @@ def test_records_round_trip_through_documents() -> None:
         "url": "https://example.org/1", "source": {"name": "ایرنا", "rank": 2}, "tags": [1, None],
     }  # fmt: skip
     assert document_to_record(document_from_record(dict(record), "t:1")) == record
+
+
+def test_recent_documents_are_searched_without_the_index(
+    seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the index search switched off, the translation 004 still finds 001 chunks
+    later, among the recent documents; without them (--recent 0) it cannot."""
+    import aligner.dedup
+
+    archive = tmp_path / "archive.jsonl"
+    build_archive(seeds_dir, archive)
+    monkeypatch.setattr(
+        aligner.dedup, "_store_candidates", lambda matrix, *args: [[] for _ in matrix]
+    )
+    roles = {}
+    for recent in ("5000", "0"):
+        index = tmp_path / f"index-{recent}"
+        # a store whose document space is already fitted: later chunks are small
+        fitted = tmp_path / "fit"
+        fitted.mkdir(exist_ok=True)
+        for seed in sorted(seeds_dir.glob("00[23]*.txt")):
+            (fitted / seed.name).write_text(seed.read_text(encoding="utf-8"), encoding="utf-8")
+        runner = CliRunner()
+        result = runner.invoke(main, ["index", "add", str(fitted), "--index", str(index), "-q"])
+        assert result.exit_code == 0, result.output
+        out = tmp_path / f"clusters-{recent}.tsv"
+        result = runner.invoke(
+            main,
+            ["dedup", str(archive), "-o", str(out), "--index", str(index), "-q",
+             "--chunk-size", "2", "--recent", recent, "--translation-score", "0.45"],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        roles[recent] = {r["doc_id"]: (r["cluster_id"], r["role"]) for r in read_tsv(out)}
+    assert roles["5000"]["004"] == ("001", "translation")
+    assert roles["5000"]["000-near"] == ("000", "duplicate")
+    assert roles["0"]["004"] == ("004", "canonical")

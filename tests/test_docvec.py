@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 
 from aligner.align import AlignParams, embed_side
-from aligner.docvec import fit_projection, sentence_coverage, window_background
+from aligner.docvec import (
+    coverage_many,
+    fit_projection,
+    sentence_coverage,
+    sentence_lengths,
+    window_background,
+)
 from aligner.encoders.base import Encoder
 from aligner.encoders.builtin import BuiltinEncoder
 from aligner.prepare import prepare_document
@@ -106,3 +112,24 @@ def test_sentence_coverage_screens_unrelated_documents(pools: dict[str, list]) -
     same = sentence_coverage(vectors(a), a, vectors(b), b, background, 3.0)  # type: ignore[arg-type]
     other = sentence_coverage(vectors(a), a, vectors(c), c, background, 3.0)  # type: ignore[arg-type]
     assert same > 0.5 and other == 0.0
+
+
+def test_coverage_many_equals_pairwise_coverage(pools: dict[str, list]) -> None:
+    background = window_background(pools, "fa", "fa", AlignParams())
+    assert background is not None
+    encoder = BuiltinEncoder()
+    a = _doc("a", "پوتین و اردوغان درباره سوریه گفت‌وگو کردند.\nنشست آستانه ادامه می‌یابد.")
+    others = [
+        _doc("b", "پوتین و اردوغان درباره سوریه گفت‌وگو کردند.\nنشست آستانه ادامه دارد."),
+        _doc("c", "تیم ملی فوتبال امروز به تهران بازگشت.\nهوای شهر بارانی است."),
+        _doc("d", "نشست آستانه ادامه می‌یابد."),
+    ]
+    va = encoder.encode(a.texts())
+    pairs = [(encoder.encode(o.texts()), sentence_lengths(o)) for o in others]
+    pairs.insert(1, (np.zeros((0, va.shape[1]), np.float32), np.zeros(0)))  # no sentences
+    together = coverage_many(va, sentence_lengths(a), pairs, background, 3.0)
+    one_by_one = [sentence_coverage(va, a, encoder.encode(o.texts()), o, background, 3.0)
+                  for o in others]  # fmt: skip
+    assert together[1] == 0.0
+    np.testing.assert_allclose(np.delete(together, 1), one_by_one, atol=1e-6)
+    assert together[0] > 0.5 and together[2] == 0.0 and 0 < together[3] < together[0]
