@@ -39,7 +39,7 @@ from aligner.align import (
 from aligner.encoders.base import Encoder, l2_normalize
 from aligner.encoders.builtin import BuiltinEncoder
 from aligner.match import same_event_score
-from aligner.normalize import normalize
+from aligner.normalize import normalize_many
 from aligner.types import Alignment, Document, PreparedDocument, Sentence
 
 # The builtin encoder's cost is dominated by one bincount over batch*dim cells: smaller
@@ -295,7 +295,8 @@ def sketch_background(
 
 def prepared_from_texts(doc_id: str, lang: str, texts: Sequence[str]) -> PreparedDocument:
     """A PreparedDocument rebuilt from stored sentence texts (enough for verification)."""
-    sentences = tuple(Sentence(i, t, normalize(t)) for i, t in enumerate(texts))
+    norms = normalize_many(texts)
+    sentences = tuple(Sentence(i, t, n) for i, (t, n) in enumerate(zip(texts, norms)))
     return PreparedDocument(Document(doc_id, "\n".join(texts), lang), lang, sentences)
 
 

@@ -1,7 +1,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aligner.normalize import clean_for_export, normalize
+from aligner.normalize import clean_for_export, normalize, normalize_many
 
 
 def test_arabic_and_persian_letter_forms_fold_together():
@@ -67,3 +67,9 @@ def test_normalize_is_idempotent_on_arabic_script(text):
 def test_clean_for_export_never_leaves_tabs_or_newlines(text):
     cleaned = clean_for_export(text)
     assert "\t" not in cleaned and "\n" not in cleaned and "\r" not in cleaned
+
+
+@settings(max_examples=300)
+@given(st.lists(st.one_of(ARABIC_HEAVY, st.text()), max_size=6))
+def test_normalize_many_equals_normalize_of_each(texts):
+    assert normalize_many(texts) == [normalize(t) for t in texts]
