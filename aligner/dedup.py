@@ -586,7 +586,7 @@ def _decide_chunk(
 
     # 2./3. the candidates to verify: earlier chunk documents, recent ones (see
     # aligner.recent; both carry their decisions) and stored neighbours
-    recent_hits = _recent_candidates(matrix, pending_langs, window, params)
+    recent_hits = _recent_candidates(matrix, window, params)
     plans: dict[int, list[tuple[bool, float, object]]] = {}  # k -> (same, cosine, source)
     jobs: list[tuple[PreparedDocument, list[tuple[PreparedDocument, float]]]] = []
     for k, p in enumerate(pending):
@@ -652,7 +652,6 @@ _Candidate = tuple[bool, float, tuple[str, Any], PreparedDocument]  # same, cosi
 
 def _recent_candidates(
     matrix: np.ndarray,
-    langs: np.ndarray,
     window: RecentWindow[tuple[PreparedDocument, Assignment]] | None,
     params: DedupParams,
 ) -> list[list[tuple[float, tuple[PreparedDocument, Assignment]]]]:
@@ -661,9 +660,8 @@ def _recent_candidates(
     if window is None:
         return hits
     for lang in window.languages():
-        # same language: enough to hold every near copy above the cosine threshold
-        k = max(params.recent_candidates, params.max_verify)
-        for i, found in enumerate(window.search(matrix, lang, k)):
+        # (in a document's own language, more than enough near copies to verify)
+        for i, found in enumerate(window.search(matrix, lang, params.recent_candidates)):
             hits[i].extend(found)
     return hits
 
