@@ -342,6 +342,9 @@ class _Verifier:
         while len(self._sketches) > _SKETCHES:
             self._sketches.popitem(last=False)
 
+    def sketches_of(self, keys: Sequence[object]) -> dict[object, np.ndarray]:
+        return {key: self._sketches[key] for key in keys if key in self._sketches}
+
     def load_sketches(self, store: ArchiveStore, docs: dict[int, PreparedDocument]) -> None:
         """Sketches of stored candidates (rows -> their rebuilt documents), from the store."""
         missing = {row: doc for row, doc in docs.items() if _key(doc) not in self._sketches}
@@ -824,12 +827,23 @@ def _worker_init(encoder: Encoder, params: AlignParams) -> None:
     _WORKER = _Verifier(encoder, {}, params)
 
 
-def _worker_score(
-    batch: tuple[dict[str, np.ndarray], dict[tuple[str, str], Background], _Jobs, DedupParams],
-) -> tuple[list[list[float]], int, int]:
-    centers, backgrounds, jobs, params = batch
+_Batch = tuple[
+    dict[str, np.ndarray],  # sentence-encoder centres
+    dict[tuple[str, str], Background],  # window backgrounds
+    dict[tuple[str, str], Background],  # sketch backgrounds
+    dict[object, np.ndarray],  # the batch documents' sketches, by `_key`
+    _Jobs,
+    DedupParams,
+]
+
+
+def _worker_score(batch: _Batch) -> tuple[list[list[float]], int, int]:
+    centers, backgrounds, sketch_backgrounds, sketches, jobs, params = batch
     assert _WORKER is not None
     _WORKER.centers, _WORKER.backgrounds = centers, backgrounds
+    _WORKER.sketch_backgrounds = sketch_backgrounds
+    for key, sketch in sketches.items():
+        _WORKER.remember_sketch(key, sketch)
     before = (_WORKER.calls, _WORKER.screened)
     out = score_serial(jobs, _WORKER, params)
     return out, _WORKER.calls - before[0], _WORKER.screened - before[1]
@@ -837,7 +851,10 @@ def _worker_score(
 
 class PoolScorer:
     """Scores the planned pairs in `workers` processes (spawned: no FAISS/OpenMP state is
-    inherited). Small batches go through the calling process."""
+    inherited), with the same screens and scores as `score_serial`. Batches smaller than
+    `serial_below` jobs go through the calling process."""
+
+    serial_below = 64
 
     def __init__(self, workers: int, encoder: Encoder, params: AlignParams) -> None:
         self.workers = workers
@@ -846,7 +863,7 @@ class PoolScorer:
         self._pool: Any = None
 
     def __call__(self, jobs: _Jobs, verifier: _Verifier, params: DedupParams) -> list[list[float]]:
-        if len(jobs) < 64:
+        if len(jobs) < self.serial_below:
             return score_serial(jobs, verifier, params)
         if self._pool is None:
             import multiprocessing
@@ -857,10 +874,17 @@ class PoolScorer:
                 self.workers, initializer=_worker_init, initargs=(encoder, self.params)
             )
         size = max(1, len(jobs) // (4 * self.workers))
-        batches = [
-            (verifier.centers, verifier.backgrounds, jobs[i : i + size], params)
-            for i in range(0, len(jobs), size)
-        ]
+        batches = []
+        for i in range(0, len(jobs), size):
+            part = jobs[i : i + size]
+            # Keys are computed here and travel with the documents (a worker's str hashes
+            # differ), so that the sketches sent along are found under them.
+            docs = [d for doc, cands in part for d in (doc, *(c for c, _ in cands))]
+            sketches = verifier.sketches_of([_key(d) for d in docs])
+            batches.append(
+                (verifier.centers, verifier.backgrounds, verifier.sketch_backgrounds,
+                 sketches, part, params)
+            )  # fmt: skip
         out: list[list[float]] = []
         for scores, calls, screened in self._pool.imap(_worker_score, batches):
             out.extend(scores)

@@ -273,11 +273,15 @@ def test_faiss_factory_is_configurable_and_remembered(seeds_dir: Path, tmp_path:
 
 
 def test_background_preparation_gives_the_same_index_and_clusters(
-    big_archive: tuple[Path, list], reference: dict, tmp_path: Path
+    big_archive: tuple[Path, list],
+    reference: dict,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The next chunk prepared in a worker process (the default for a multi-chunk input)
-    and everything in one process give identical vectors and identical dedup decisions."""
-    from aligner.dedup import DedupParams, dedup
+    """The next chunk prepared in a worker process (the default for a multi-chunk input),
+    everything in one process, and pairs verified in a pool of processes give identical
+    vectors and identical dedup decisions."""
+    from aligner.dedup import DedupParams, PoolScorer, dedup
     from aligner.docvec import doc_dim_for
     from aligner.ingest import add_documents
     from aligner.store import StoreConfig
@@ -292,19 +296,21 @@ def test_background_preparation_gives_the_same_index_and_clusters(
     assert inline["docs"] == reference["docs"]
     assert_same_vectors(inline["v"], reference["v"])
 
+    monkeypatch.setattr(PoolScorer, "serial_below", 1)  # every chunk goes to the pool
     clusters = {}
-    for workers in (1, 0):
-        folder = tmp_path / f"dedup-{workers}"
-        out = tmp_path / f"clusters-{workers}.tsv"
-        params = DedupParams(chunk_size=CHUNK, prepare_workers=workers)
+    for workers, verifiers in ((1, 1), (0, 1), (0, 2)):
+        folder = tmp_path / f"dedup-{workers}-{verifiers}"
+        out = tmp_path / f"clusters-{workers}-{verifiers}.tsv"
+        params = DedupParams(chunk_size=CHUNK, prepare_workers=workers, workers=verifiers)
         with (
             ArchiveStore.open(folder, encoder.identity, write=True, config=config) as store,
             open(out, "w", encoding="utf-8") as handle,
         ):
             stats = dedup([archive], store, encoder, handle, params, show_progress=False)
         assert stats.documents == len(big_archive[1])
-        clusters[workers] = out.read_text(encoding="utf-8")
-    assert clusters[1] == clusters[0]
+        clusters[workers, verifiers] = out.read_text(encoding="utf-8")
+    assert "\tduplicate\t" in clusters[1, 1]
+    assert clusters[1, 1] == clusters[0, 1] == clusters[0, 2]
 
 
 def test_id_repeated_in_a_later_chunk_is_refused(
