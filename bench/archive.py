@@ -401,18 +401,26 @@ def minhash_dedup(
 
 # -- the benchmark -------------------------------------------------------------------------
 def bench_one(
-    n: int, work: Path, rows: list[tuple[str, str]], minhash_limit: int, extra: list[str]
+    n: int,
+    work: Path,
+    rows: list[tuple[str, str]],
+    minhash_limit: int,
+    extra: list[str],
+    with_add: bool = True,
 ) -> dict[str, Any]:
     archive = work / f"archive-{n}.jsonl"
     started = time.monotonic()
     kinds = write_archive(archive, ArchiveSpec(n), rows)
     result: dict[str, Any] = {"docs": n, "planted": kinds, "generate_s": time.monotonic() - started}
-    add = run_cli(["index", "add", str(archive), "--index", str(work / f"add-{n}"), "-q", *extra])
-    result["index_add"] = {"seconds": add.seconds, "docs_per_s": n / add.seconds,
-                           "docs_per_cpu_s": n / add.cpu_seconds,
-                           "max_rss_mib": add.tree_rss_mib}  # fmt: skip
-    rerun = run_cli(["index", "add", str(archive), "--index", str(work / f"add-{n}"), "-q", *extra])
-    result["index_readd"] = {"seconds": rerun.seconds, "docs_per_s": n / rerun.seconds}
+    result["index_add"] = result["index_readd"] = None
+    if with_add:
+        index = str(work / f"add-{n}")
+        add = run_cli(["index", "add", str(archive), "--index", index, "-q", *extra])
+        result["index_add"] = {"seconds": add.seconds, "docs_per_s": n / add.seconds,
+                               "docs_per_cpu_s": n / add.cpu_seconds,
+                               "max_rss_mib": add.tree_rss_mib}  # fmt: skip
+        rerun = run_cli(["index", "add", str(archive), "--index", index, "-q", *extra])
+        result["index_readd"] = {"seconds": rerun.seconds, "docs_per_s": n / rerun.seconds}
     clusters = work / f"clusters-{n}.tsv"
     dedup_index = work / f"dedup-{n}"
     run = run_cli(["dedup", str(archive), "--index", str(dedup_index), "-o", str(clusters),
@@ -441,6 +449,10 @@ def bench_one(
     return result
 
 
+def _cell(measured: dict[str, Any] | None, key: str) -> str:
+    return "not run" if measured is None else f"{measured[key]:.0f}"
+
+
 def print_table(results: list[dict[str, Any]]) -> None:
     print("\nArchive benchmark (builtin encoder; CLI in a child process; memory = peak RSS of")
     print("the command and its worker process together, sampled every 0.2 s;")
@@ -459,9 +471,9 @@ def print_table(results: list[dict[str, Any]]) -> None:
             if isinstance(m, dict) and name.endswith(default)
         )
         cells = (
-            f"{r['docs']:,}", f"{r['index_add']['docs_per_s']:.0f}",
-            f"{r['index_add']['docs_per_cpu_s']:.0f}", f"{r['index_add']['max_rss_mib']:.0f}",
-            f"{r['index_readd']['docs_per_s']:.0f}", f"{r['dedup']['docs_per_s']:.0f}",
+            f"{r['docs']:,}", _cell(r["index_add"], "docs_per_s"),
+            _cell(r["index_add"], "docs_per_cpu_s"), _cell(r["index_add"], "max_rss_mib"),
+            _cell(r["index_readd"], "docs_per_s"), f"{r['dedup']['docs_per_s']:.0f}",
             f"{r['dedup']['docs_per_cpu_s']:.0f}", f"{r['dedup']['max_rss_mib']:.0f}",
             f"{q['precision']:.3f}", f"{q['recall']:.3f}", f"{q.get('recall_exact', 0):.3f}",
             f"{q.get('recall_near', 0):.3f}", f"{q.get('recall_translation', 0):.3f}", at10,
@@ -491,6 +503,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--work", type=Path, default=None, help="keep the files here")
     parser.add_argument("--minhash-limit", type=int, default=20000)
     parser.add_argument("--aligner-args", default="", help="extra CLI options, e.g. --doc-dim 512")
+    parser.add_argument(
+        "--no-add", action="store_true", help="dedup only (no `index add` and re-add runs)"
+    )
     args = parser.parse_args(argv)
     if not all((args.data / name).is_file() for name in FILES):
         print(f"bench.archive: skipped: development data not found in {args.data}")
@@ -502,7 +517,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results = []
     try:
         for n in sizes:
-            results.append(bench_one(n, work, rows, args.minhash_limit, args.aligner_args.split()))
+            results.append(
+                bench_one(n, work, rows, args.minhash_limit, args.aligner_args.split(),
+                          with_add=not args.no_add)
+            )  # fmt: skip
             print(json.dumps(results[-1], indent=1, default=str), file=sys.stderr)
     finally:
         if args.work is None:
@@ -547,7 +565,8 @@ def run(data: Path = DATA, quick: bool = False) -> Any:
     section.target("dedup of 1,000,000 documents (builtin, 2 cores)",
                    f"{hours:.1f} h ({rate:.0f} docs/s at {n:,}; {how})", "< 1 h",
                    hours < 1 and n >= 1_000_000)  # fmt: skip
-    peak = max(last["dedup"]["max_rss_mib"], last["index_add"]["max_rss_mib"]) / 1024
+    peak = max(last["dedup"]["max_rss_mib"], (last["index_add"] or {}).get("max_rss_mib", 0))
+    peak /= 1024
     section.target(f"peak memory, dedup / index add, {n:,} documents", f"{peak:.2f} GiB",
                    "< 8 GiB at 1,000,000", peak < 8 if n >= 1_000_000 else None)  # fmt: skip
     q = last["quality"]
