@@ -124,6 +124,13 @@ class DedupParams:
     # of XX% of translations (by document cosine alone over the whole store: 87%).
     recent_docs: int = 5000
     recent_candidates: int = 30
+    # HNSW search breadth of the candidate search over the whole index (`index search`
+    # uses the store's, 128). Dedup looks for close neighbours (a near copy is above 0.74
+    # cosine), which a narrow search finds nearly as well, and recent copies and
+    # translations come from the exact search above. Measured at 79,000 documents of a
+    # language, 1,000 stored documents as queries: neighbours above 0.65 found 97.7% at 32
+    # (0.26 s a chunk), 99.0% at 128 (0.85 s), one thread.
+    ef_search: int = 32
     chunk_size: int = 1000
     workers: int = 1  # processes that verify pairs (the decisions stay in input order)
     # processes that clean and embed the next chunk while this one decides (see
@@ -731,7 +738,7 @@ def _store_candidates(
     for lang in store.search_languages():
         # rows of this chunk are in the index too (re-processed documents): ask for more
         k = params.candidates + min(len(chunk_rows), 20)
-        scores, rows = store.search(matrix, lang, k)
+        scores, rows = store.search(matrix, lang, k, ef_search=params.ef_search)
         same = langs == lang
         for i in range(len(pending)):
             limit = params.same_lang_cosine if same[i] else params.cross_lang_cosine

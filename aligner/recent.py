@@ -58,8 +58,11 @@ class RecentWindow(Generic[T]):
         top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
         top_scores = np.take_along_axis(scores, top, axis=1)
         order = np.argsort(-top_scores, axis=1, kind="stable")
+        # Python lists once, not numpy scalars per hit: this runs for every document
+        positions = np.take_along_axis(top, order, axis=1).tolist()
+        values = np.take_along_axis(top_scores, order, axis=1).tolist()
         items = self._items[lang]
-        out = []
-        for row_top, row_scores, row_order in zip(top, top_scores, order):
-            out.append([(float(row_scores[j]), items[row_top[j]]) for j in row_order])
-        return out  # type: ignore[return-value]
+        return [
+            [(value, items[at]) for value, at in zip(row_values, row_positions)]  # type: ignore[misc]
+            for row_values, row_positions in zip(values, positions)
+        ]

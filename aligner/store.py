@@ -29,7 +29,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -410,13 +410,17 @@ class ArchiveStore:
         for values in self.db.execute(f"SELECT {_ROW_COLUMNS} FROM documents ORDER BY row"):
             yield DocumentRow(*values)
 
-    def search(self, vectors: np.ndarray, lang: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Nearest stored documents of one language: (scores, rows), -1 rows for none."""
+    def search(
+        self, vectors: np.ndarray, lang: str, k: int, ef_search: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest stored documents of one language: (scores, rows), -1 rows for none.
+        `ef_search` overrides the store's HNSW search breadth for this search."""
         index = self._faiss.get(lang)
         n = len(vectors)
         if index is None or index.ntotal == 0 or k <= 0:
             return np.zeros((n, 0), np.float32), np.zeros((n, 0), np.int64)
-        _tune(index, self.config)
+        config = self.config if ef_search is None else replace(self.config, ef_search=ef_search)
+        _tune(index, config)
         return index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
 
     def search_languages(self) -> list[str]:

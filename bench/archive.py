@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -324,7 +324,7 @@ def recall_at_k(
                 started = time.perf_counter()
                 hnsw.add_with_ids(vectors, ids)
                 hnsw_build = time.perf_counter() - started
-            for ef in (64, 128, 256):
+            for ef in (32, 64, 128, 256):
                 candidates.append((f"HNSW32 efSearch {ef}", None if own else hnsw, ("ef", ef)))
             lang_out: dict[str, Any] = {"docs": len(rows), "exact_ms_per_query": exact_ms,
                                         "hnsw_build_s": hnsw_build,
@@ -332,8 +332,7 @@ def recall_at_k(
             for name, index, (knob, value) in candidates:
                 started = time.perf_counter()
                 if index is None:  # the store's index, searched as dedup searches it
-                    store.config = replace(store.config, ef_search=value)
-                    _, found = store.search(q, lang, k)
+                    _, found = store.search(q, lang, k, ef_search=value)
                     by_row = np.argsort(rows)  # store row -> position in `vectors`
                     at = np.searchsorted(rows[by_row], np.maximum(found, 0))
                     approx = np.where(found >= 0, by_row[np.minimum(at, len(rows) - 1)], -1)
