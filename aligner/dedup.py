@@ -298,7 +298,9 @@ class _Verifier:
         self, store: ArchiveStore, rows: dict[int, DocumentRow]
     ) -> dict[int, PreparedDocument]:
         """Stored documents rebuilt from their sentences, kept for reuse (a candidate tends
-        to come back for several later documents)."""
+        to come back for several later documents). New ones are rebuilt without
+        normalising their sentences (see `prepared_from_texts`): most candidates are only
+        ranked and dropped; `verifiable` normalises those that are screened and aligned."""
         keys = {row: (row, info.content_hash) for row, info in rows.items()}
         texts = store.sentence_texts([row for row, key in keys.items() if key not in self._docs])
         out = {}
@@ -306,11 +308,24 @@ class _Verifier:
             doc = self._docs.pop(key, None)
             if doc is None:
                 info = rows[row]
-                doc = prepared_from_texts(info.id, info.lang, texts.get(row, []))
+                doc = prepared_from_texts(info.id, info.lang, texts.get(row, []), False)
+                object.__setattr__(doc, "_dedup_stored", key)
             self._docs[key] = out[row] = doc
         while len(self._docs) > _STORED_DOCS:
             self._docs.popitem(last=False)
         return out
+
+    def verifiable(self, doc: PreparedDocument) -> PreparedDocument:
+        """A stored candidate from `stored_documents` with normalised sentences (what the
+        screen and the alignment weigh); other documents as they are."""
+        key = doc.__dict__.get("_dedup_stored")
+        if key is None:
+            return doc
+        full = prepared_from_texts(doc.id, doc.lang, doc.texts())
+        object.__setattr__(full, "_dedup_key", _key(doc))  # same sentences, same key
+        if key in self._docs:
+            self._docs[key] = full
+        return full
 
     # -- backgrounds and scores ------------------------------------------------------------
     def learn_backgrounds(self, docs: Sequence[PreparedDocument], sample: int = 400) -> None:
@@ -627,7 +642,7 @@ def _decide_chunk(
         chosen = same_group[: params.max_verify]
         chosen += _rank_translations(p.doc, [c for c in cands if not c[0]], verifier, params)
         plans[k] = [(c[0], c[1], c[2]) for c in chosen]
-        jobs.append((p.doc, [(c[3], c[0]) for c in chosen]))
+        jobs.append((p.doc, [(verifier.verifiable(c[3]), c[0]) for c in chosen]))
     scores = iter(scorer(jobs, verifier, params))
 
     for k, p in enumerate(pending):
