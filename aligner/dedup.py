@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import gc
 import json
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -56,6 +55,7 @@ from aligner.docvec import (
 from aligner.encoders.base import Encoder, l2_normalize, sum_windows
 from aligner.ingest import (
     ChunkItem,
+    fewer_collections,
     first_chunk,
     new_run_id,
     portable_encoder,
@@ -435,20 +435,6 @@ def _nbytes(value: np.ndarray | SideEmbeddings) -> int:
     if isinstance(value, np.ndarray):
         return value.nbytes
     return sum(w.nbytes for w in value.windows)
-
-
-@contextlib.contextmanager
-def fewer_collections() -> Iterator[None]:
-    """Python's cyclic garbage collector, less often. Dedup keeps hundreds of thousands
-    of objects alive (cached documents, sentences, sketches) and creates many short-lived
-    ones per document; at the default thresholds the collector walks the long-lived
-    ones again and again. Nothing here builds reference cycles worth collecting early."""
-    old = gc.get_threshold()
-    gc.set_threshold(100_000, 50, 1000)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
 
 
 @contextlib.contextmanager
