@@ -57,6 +57,7 @@ from aligner.ingest import (
     ChunkItem,
     fewer_collections,
     first_chunk,
+    keep_heap,
     new_run_id,
     portable_encoder,
     prepare_chunks,
@@ -66,7 +67,7 @@ from aligner.ingest import (
 from aligner.progress import Progress
 from aligner.readers import document_to_record, input_size
 from aligner.recent import RecentWindow
-from aligner.store import ArchiveStore, DocumentRow
+from aligner.store import ArchiveStore, DocumentRow, single_threaded_faiss
 from aligner.types import PreparedDocument
 
 CANONICAL, DUPLICATE, TRANSLATION = "canonical", "duplicate", "translation"
@@ -474,8 +475,10 @@ def dedup(
     window: RecentWindow[tuple[PreparedDocument, Assignment]] = RecentWindow(params.recent_docs)
     scorer: _Scorer = pool or score_serial
     run = new_run_id()
+    keep_heap()
     with (
         single_threaded_blas(),
+        single_threaded_faiss(),
         fewer_collections(),
         Progress("dedup", input_size(inputs), show_progress) as progress,
         contextlib.closing(pool) if pool else contextlib.nullcontext(),
