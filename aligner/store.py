@@ -28,7 +28,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -125,6 +125,7 @@ class DocumentRow:
     run: str | None
 
 
+_Added = dict[str, list[tuple[int, np.ndarray]]]  # lang -> (row, vector) added
 _ROW_COLUMNS = "row, id, lang, content_hash, body_hash, cluster_id, role, score, matched_doc, run"
 
 
@@ -230,6 +231,8 @@ class ArchiveStore:
         self._factory: dict[str, str] = {}
         self._dirty: set[str] = set()
         self._last_cache_save = time.monotonic()
+        # FAISS changes of commits made with defer_index=True, not applied yet
+        self._deferred: list[tuple[_Added, dict[str, list[int]]]] = []
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
@@ -460,11 +463,15 @@ class ArchiveStore:
         sentence_centers: dict[str, np.ndarray] | None = None,
         space: DocSpace | None = None,
         assignments: Iterable[tuple[int, str, str, float, str | None, str]] = (),
+        defer_index: bool = False,
     ) -> dict[str, int]:
         """Add or update documents and record new language centres and cluster assignments
         of already stored rows (row, cluster_id, role, score, matched_doc, run), all in one
         transaction (one generation). A document whose id and content hash are stored is
-        left as it is. Returns counts: added, updated, unchanged."""
+        left as it is. Returns counts: added, updated, unchanged.
+
+        With `defer_index`, the FAISS indexes are not updated yet: searches miss these
+        documents until `take_index_work` (or a cache save) applies the change."""
         if not self.writable:
             raise IndexError_(f"{self.folder}: opened read-only")
         if space is not None:
@@ -556,8 +563,53 @@ class ArchiveStore:
                     sketch = np.ascontiguousarray(doc.sketch, dtype=np.float16)
                     self.db.execute("INSERT INTO sketches VALUES (?, ?)", (row, sketch.tobytes()))
                 added.setdefault(doc.lang, []).append((row, vector))
-        self._apply(added, removed)
+        if defer_index:
+            self._deferred.append((added, removed))
+        else:
+            self._apply(added, removed)
         return counts
+
+    def take_index_work(self) -> Callable[[], None] | None:
+        """The FAISS changes deferred by `commit(defer_index=True)`, as a function that may
+        run in another thread (FAISS releases the GIL) while this one does anything but
+        search the store, commit to it or save its caches; None when there is nothing
+        left to do. Changes that need SQLite (removals, an index that changes type) are
+        applied here and now, in this thread."""
+        deferred, self._deferred = self._deferred, []
+        plain: dict[str, list[tuple[int, np.ndarray]]] = {}
+        removed: dict[str, list[int]] = {}
+        for added_then, removed_then in deferred:
+            for lang, items in added_then.items():
+                plain.setdefault(lang, []).extend(items)
+            for lang, rows in removed_then.items():
+                removed.setdefault(lang, []).extend(rows)
+        if removed or any(self._needs_rebuild(lang, len(v)) for lang, v in plain.items()):
+            # one application of everything (ids are unique within a run, so no row is
+            # both added and removed; a rebuild reads every committed row from SQLite)
+            self._apply(plain, removed)
+            return None
+        if not plain:
+            return None
+
+        def work() -> None:
+            for lang, items in plain.items():
+                rows = np.array([r for r, _ in items], dtype=np.int64)
+                self._faiss[lang].add_with_ids(np.stack([v for _, v in items]), rows)
+                self._dirty.add(lang)
+
+        return work
+
+    def _flush_deferred(self) -> None:
+        work = self.take_index_work()
+        if work is not None:
+            work()
+
+    def _needs_rebuild(self, lang: str, adding: int) -> bool:
+        current = self._faiss.get(lang)
+        if current is None:
+            return True
+        wanted = auto_factory(int(current.ntotal) + adding, self.config)
+        return wanted != self._factory[lang] and _worth_rebuild(self._factory[lang], wanted)
 
     def _space_kind(self) -> str | None:
         try:
@@ -569,13 +621,17 @@ class ArchiveStore:
     def maybe_save_caches(self, every_s: float = 120.0) -> None:
         """Write the FAISS caches if the last write is older than `every_s` seconds (they are
         only a cache: a crash before the next write costs a replay on opening, not data)."""
-        if time.monotonic() - self._last_cache_save >= every_s:
+        if self.cache_save_due(every_s):
             self.save_caches()
+
+    def cache_save_due(self, every_s: float = 120.0) -> bool:
+        return time.monotonic() - self._last_cache_save >= every_s
 
     def save_caches(self) -> None:
         """Write changed FAISS caches (temporary name, rename), then the manifest, last."""
         if not self.writable:
             return
+        self._flush_deferred()
         gen = self.generation
         caches = dict(self.manifest.get("caches", {}))
         if (
@@ -616,11 +672,8 @@ class ArchiveStore:
         for lang, items in added.items():
             current = self._faiss.get(lang)
             n = (int(current.ntotal) if current is not None else 0) + len(items)
-            wanted = auto_factory(n, self.config)
-            if lang not in self._faiss or (
-                wanted != self._factory[lang] and _worth_rebuild(self._factory[lang], wanted)
-            ):
-                self._rebuild(lang, wanted)
+            if self._needs_rebuild(lang, len(items)):
+                self._rebuild(lang, auto_factory(n, self.config))
             else:
                 rows = np.array([r for r, _ in items], dtype=np.int64)
                 vectors = np.stack([v for _, v in items])

@@ -396,3 +396,60 @@ def test_sketches_are_stored_with_documents_and_optional(
     )
     assert result.exit_code == 0, result.output
     assert len(out.read_text(encoding="utf-8").splitlines()) == len(big_archive[1]) + 1
+
+
+def test_background_indexing_leaves_a_complete_index(
+    big_archive: tuple[Path, list], tmp_path: Path
+) -> None:
+    """Dedup adds each chunk to FAISS in a background thread, after the next chunk's
+    search: at the end every stored row is in the index, and the clusters are those of
+    indexing inside each commit."""
+    from aligner.dedup import DedupParams, dedup
+    from aligner.docvec import doc_dim_for
+    from aligner.store import StoreConfig
+
+    archive, ids = big_archive
+    encoder = load_encoder("builtin")
+    config = StoreConfig(doc_dim=doc_dim_for(encoder, DIM))
+    clusters = {}
+    for background in (True, False):
+        folder = tmp_path / f"dedup-{background}"
+        out = tmp_path / f"clusters-{background}.tsv"
+        params = DedupParams(chunk_size=CHUNK, index_in_background=background)
+        with (
+            ArchiveStore.open(folder, encoder.identity, write=True, config=config) as store,
+            open(out, "w", encoding="utf-8") as handle,
+        ):
+            dedup([archive], store, encoder, handle, params, show_progress=False)
+        assert assert_consistent(folder) == set(ids)
+        clusters[background] = out.read_text(encoding="utf-8")
+    assert clusters[True] == clusters[False]
+
+
+def test_deferred_index_work(seeds_dir: Path, tmp_path: Path) -> None:
+    """commit(defer_index=True) stores the rows at once and leaves FAISS alone until the
+    work from take_index_work runs (or the caches are saved)."""
+    from aligner.store import StoredDocument
+
+    folder = tmp_path / "index"
+    add(str(seeds_dir), "--index", str(folder), "-q")
+    with ArchiveStore.open(folder, write=True) as store:
+        lang = store.search_languages()[0]
+        rng = np.random.default_rng(0)
+        vectors = rng.standard_normal((2, store.dim)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        doc = StoredDocument("late", lang, "h1", "b1", None, ("یک جمله.",), vectors[0])
+        before = store.faiss_info()[lang]["vectors"]
+        store.commit([doc], defer_index=True)
+        assert store.faiss_info()[lang]["vectors"] == before  # not searched yet
+        work = store.take_index_work()
+        assert work is not None and store.take_index_work() is None
+        work()
+        assert store.faiss_info()[lang]["vectors"] == before + 1
+        late = store.lookup_ids(["late"])["late"].row
+        _, hits = store.search(vectors[:1], lang, 1)
+        assert hits[0].tolist() == [late]
+        doc2 = StoredDocument("later", lang, "h2", "b2", None, ("دو.",), vectors[1])
+        store.commit([doc2], defer_index=True)
+        store.save_caches()  # applies what is deferred before writing
+    assert "later" in assert_consistent(folder)
