@@ -73,9 +73,12 @@ from aligner.types import PreparedDocument
 CANONICAL, DUPLICATE, TRANSLATION = "canonical", "duplicate", "translation"
 CLUSTER_COLUMNS = ("doc_id", "cluster_id", "lang", "role", "score", "matched_doc")
 # What verification keeps per document (see `_Verifier`): copies and translations tend to
-# arrive close together, so recent documents are the likely candidates. At about 70 KB per
-# news document (builtin features, float32: converting from float16 on every use cost
-# more than the memory saved), 1 GiB holds the last several thousand.
+# arrive close together, so recent documents are the likely candidates. Builtin features
+# are kept as float16 (as the prepare worker sends them: nothing is lost), about 80 KB per
+# news document, so 1 GiB holds some 13,000 documents, more than the recent window
+# (5,000 a language) from which most candidates come. As float32 the cache held 6,500
+# documents, and re-encoding the candidates that had fallen out of it took 7% of a
+# 150,000-document run.
 _CACHE_BYTES = 1 << 30
 _RECENT_SIDES = 64
 _STORED_DOCS = 20_000  # stored candidates rebuilt from their sentences (a few KB each)
@@ -192,7 +195,7 @@ class _Pending:
 class _Verifier:
     """Sentence-level verification, with a byte-bounded cache of what it needs per
     document: the raw sentence features of an additive encoder (a document's windows are
-    sums of them; about 150 KB per news document), or the window embeddings of any
+    sums of them; float16, about 80 KB per news document), or the window embeddings of any
     other encoder. Keys are `_key(doc)`."""
 
     def __init__(
@@ -220,8 +223,10 @@ class _Verifier:
 
     # -- the cache -------------------------------------------------------------------------
     def remember(self, key: object, value: np.ndarray | SideEmbeddings) -> None:
-        if isinstance(value, np.ndarray) and value.dtype != np.float32:
-            value = value.astype(np.float32)
+        if isinstance(value, np.ndarray) and (value.dtype != np.float16 or value.base is not None):
+            # a copy: an array that came from the prepare worker is a view into the whole
+            # chunk's message, which it would keep alive (+0.75 GiB at 30,000 documents)
+            value = value.astype(np.float16)
         old = self._cache.pop(key, None)
         if old is not None:
             self._cached -= _nbytes(old)
@@ -241,7 +246,7 @@ class _Verifier:
         start = 0
         for key, doc in missing.items():
             end = start + len(doc.sentences)
-            self.remember(key, features[start:end].copy())  # a view would keep the batch
+            self.remember(key, features[start:end])  # (stored as a copy)
             start = end
 
     def _cached_value(self, key: object) -> np.ndarray | SideEmbeddings | None:
@@ -262,7 +267,7 @@ class _Verifier:
                     self.prime([doc])
                     value = self._cached_value(key)
                 features = (
-                    value
+                    value.astype(np.float32)
                     if isinstance(value, np.ndarray)
                     else np.zeros((0, self.encoder.dim), np.float32)
                 )
@@ -291,7 +296,7 @@ class _Verifier:
                 self.prime([doc])
                 value = self._cached_value(key)
             assert isinstance(value, np.ndarray)
-            vectors = l2_normalize(value)
+            vectors = l2_normalize(value.astype(np.float32), inplace=True)
             center = self.centers.get(doc.lang)
             if center is not None and len(vectors):
                 vectors = recenter(vectors, center)
@@ -456,6 +461,11 @@ class _IndexThread:
         if self._job is not None:
             job, self._job = self._job, None
             job.result()  # re-raises what went wrong there
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run fn(*args) in the index thread once the additions are done (a future)."""
+        self.wait()
+        return self._executor.submit(fn, *args)
 
     def start(self) -> None:
         """Apply the additions deferred by the last commits, in the background."""
@@ -634,15 +644,9 @@ def _decide_chunk(
     # one) are never candidates from the store: earlier chunk documents come from `within`.
     chunk_rows = {p.item.existing.row for p in pending if p.item.existing is not None}
     matrix = np.stack([p.vector for p in pending]).astype(np.float32)
-    if index is not None:
-        index.wait()
-    store_hits = _store_candidates(matrix, pending, store, chunk_rows, params)
-    if index is not None:
-        index.start()  # the last chunk's vectors, while this one is decided
-    candidate_rows = sorted({row for hits in store_hits for _, row, _ in hits})
-    rows_info = store.lookup_rows(candidate_rows)
-    stored_docs = verifier.stored_documents(store, rows_info)
-    verifier.load_sketches(store, stored_docs)
+    # The index search runs in the index thread while this one looks for exact copies
+    # and searches the recent documents; then the last chunk is added to the index there.
+    searching = _search_store(index, matrix, pending, store, chunk_rows, params)
     by_body = store.lookup_hashes("body_hash", [p.item.body_hash for p in pending])
     by_content = store.lookup_hashes("content_hash", [p.item.content_hash for p in pending])
     within = matrix @ matrix.T
@@ -671,6 +675,13 @@ def _decide_chunk(
     # 2./3. the candidates to verify: earlier chunk documents, recent ones (see
     # aligner.recent; both carry their decisions) and stored neighbours
     recent_hits = _recent_candidates(matrix, window, params)
+    store_hits = searching.result()
+    if index is not None:
+        index.start()  # the last chunk's vectors, while this one is decided
+    candidate_rows = sorted({row for hits in store_hits for _, row, _ in hits})
+    rows_info = store.lookup_rows(candidate_rows)
+    stored_docs = verifier.stored_documents(store, rows_info)
+    verifier.load_sketches(store, stored_docs)
     plans: dict[int, list[tuple[bool, float, object]]] = {}  # k -> (same, cosine, source)
     jobs: list[tuple[PreparedDocument, list[tuple[PreparedDocument, float]]]] = []
     for k, p in enumerate(pending):
@@ -679,9 +690,16 @@ def _decide_chunk(
         lang = p.doc.lang
         same = pending_langs[:k] == lang
         limits = np.where(same, params.same_lang_cosine, params.cross_lang_cosine)
+        earlier = np.nonzero((within[k, :k] >= limits) & has_text[:k])[0]
+        cross = earlier[~same[earlier]]
+        if len(cross) > params.recent_candidates:  # only the nearest are kept below
+            top = np.argpartition(-within[k, cross], params.recent_candidates - 1)
+            earlier = np.concatenate(
+                [earlier[same[earlier]], cross[top[: params.recent_candidates]]]
+            )
         near: list[_Candidate] = [
             (bool(same[j]), float(within[k, j]), ("c", int(j)), pending[j].doc)
-            for j in np.nonzero((within[k, :k] >= limits) & has_text[:k])[0]
+            for j in np.sort(earlier)
         ]
         near += [
             (doc.lang == lang, cosine, ("w", a), doc)
@@ -796,6 +814,24 @@ def _choose(
             cluster, matched = what.cluster_id or what.id, what.id
         return Assignment(p.item.doc.id, cluster, p.doc.lang, role, round(best[0], 4), matched)
     return None
+
+
+def _search_store(
+    index: _IndexThread | None,
+    matrix: np.ndarray,
+    pending: list[_Pending],
+    store: ArchiveStore,
+    chunk_rows: set[int],
+    params: DedupParams,
+) -> Any:
+    """`_store_candidates`, as a future: run by the index thread, or here and now."""
+    import concurrent.futures
+
+    if index is not None:
+        return index.submit(_store_candidates, matrix, pending, store, chunk_rows, params)
+    done: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    done.set_result(_store_candidates(matrix, pending, store, chunk_rows, params))
+    return done
 
 
 def _store_candidates(
