@@ -453,3 +453,45 @@ def test_deferred_index_work(seeds_dir: Path, tmp_path: Path) -> None:
         store.commit([doc2], defer_index=True)
         store.save_caches()  # applies what is deferred before writing
     assert "later" in assert_consistent(folder)
+
+
+def test_features_travel_through_shared_memory_and_are_freed() -> None:
+    from aligner.ingest import SharedFeatures, share_features, take_features
+
+    rng = np.random.default_rng(0)
+    features = [rng.standard_normal((n, 64)).astype(np.float16) for n in (3, 0, 5)]
+    before = set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+    shared = share_features(features)
+    assert isinstance(shared, SharedFeatures) and shared.rows == (3, 0, 5)
+    back = take_features(shared)
+    assert [f.shape for f in back] == [(3, 64), (0, 64), (5, 64)]
+    assert all(np.array_equal(a, b) for a, b in zip(features, back))
+    if before or os.path.isdir("/dev/shm"):
+        assert set(os.listdir("/dev/shm")) <= before  # the block is removed
+    assert share_features([]) == []
+
+
+def test_interrupted_preparation_leaves_no_shared_memory(
+    big_archive: tuple[Path, list], tmp_path: Path
+) -> None:
+    """A dedup stopped while chunks are being prepared in the worker frees the blocks those
+    chunks' features were put in."""
+    from aligner.docvec import DocSpace, doc_dim_for
+    from aligner.ingest import prepare_chunks, read_chunks
+    from aligner.store import StoreConfig
+
+    if not os.path.isdir("/dev/shm"):
+        pytest.skip("no /dev/shm to look at")
+    archive, _ = big_archive
+    encoder = load_encoder("builtin")
+    config = StoreConfig(doc_dim=doc_dim_for(encoder, DIM))
+    before = set(os.listdir("/dev/shm"))
+    with ArchiveStore.open(tmp_path / "i", encoder.identity, write=True, config=config) as store:
+        space = DocSpace(config.doc_dim)
+        chunks = read_chunks([archive], (FIRST, CHUNK))
+        prepared = prepare_chunks(chunks, store, encoder, space, "run", True, workers=1)
+        next(prepared)
+        items, _ = next(prepared)  # came from the worker
+        assert any(item.features is not None for item in items)
+        prepared.close()  # the worker still had the next chunk
+    assert set(os.listdir("/dev/shm")) <= before
