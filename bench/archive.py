@@ -324,7 +324,7 @@ def recall_at_k(
                 started = time.perf_counter()
                 hnsw.add_with_ids(vectors, ids)
                 hnsw_build = time.perf_counter() - started
-            for ef in (32, 64, 128, 256):
+            for ef in (32, 64, 128, 256, 512):
                 candidates.append((f"HNSW32 efSearch {ef}", None if own else hnsw, ("ef", ef)))
             lang_out: dict[str, Any] = {"docs": len(rows), "exact_ms_per_query": exact_ms,
                                         "hnsw_build_s": hnsw_build,
