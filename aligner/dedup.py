@@ -55,6 +55,7 @@ from aligner.docvec import (
 from aligner.encoders.base import Encoder, l2_normalize, sum_windows
 from aligner.ingest import (
     ChunkItem,
+    exit_with_parent,
     fewer_collections,
     first_chunk,
     keep_heap,
@@ -935,6 +936,7 @@ _WORKER: _Verifier | None = None
 
 def _worker_init(encoder: Encoder, params: AlignParams) -> None:
     global _WORKER
+    exit_with_parent()
     try:
         from threadpoolctl import threadpool_limits
 

@@ -15,6 +15,7 @@ import copy
 import gc
 import hashlib
 import itertools
+import os
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -127,6 +128,26 @@ def keep_heap() -> None:
     mallopt(m_mmap_threshold, 1 << 30)  # the largest value glibc accepts (HEAP_MAX/2)
     mallopt(m_trim_threshold, 1 << 30)
     mallopt(m_top_pad, 256 << 20)
+
+
+def exit_with_parent() -> None:
+    """Have the kernel end this worker process when the process that started it dies (Linux
+    prctl PR_SET_PDEATHSIG; elsewhere nothing). A pool worker waits on a queue whose
+    writing end it holds itself, so it would never notice: an `aligner` killed with
+    SIGKILL left its idle workers behind for good."""
+    import ctypes
+    import ctypes.util
+    import signal
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        pr_set_pdeathsig = 1
+        if libc.prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0) != 0:
+            return
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent was gone before the request: adopted by init
+        os._exit(1)
 
 
 def first_chunk(space: DocSpace, size: int) -> int | tuple[int, int]:
@@ -380,6 +401,7 @@ def portable_encoder(encoder: Encoder) -> Encoder:
 
 def _init_worker(encoder: Encoder) -> None:
     global _ENCODER
+    exit_with_parent()
     keep_heap()
     _ENCODER = encoder
 

@@ -194,6 +194,24 @@ def reference(big_archive: tuple[Path, list], tmp_path_factory: pytest.TempPathF
     return snapshot(folder)
 
 
+def _alive() -> set[int]:
+    """Running process ids (Linux /proc; empty elsewhere)."""
+    return {int(p) for p in os.listdir("/proc") if p.isdigit()} if os.path.isdir("/proc") else set()
+
+
+def _children(pid: int) -> set[int]:
+    """Processes whose parent is pid (Linux /proc; empty elsewhere)."""
+    found = set()
+    for p in _alive():
+        try:
+            stat = Path(f"/proc/{p}/stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.add(p)
+    return found
+
+
 @pytest.mark.parametrize("moment", [0, 1, 3, 6])
 def test_killed_add_leaves_a_usable_index_and_a_rerun_completes_it(
     moment: int, big_archive: tuple[Path, list], reference: dict, tmp_path: Path
@@ -211,8 +229,14 @@ def test_killed_add_leaves_a_usable_index_and_a_rerun_completes_it(
     while _generation(folder) < moment and child.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
     time.sleep(random.Random(moment).uniform(0, 0.15))
+    workers = _children(child.pid)
     child.send_signal(signal.SIGKILL)
     child.wait()
+    # its worker processes end with it (they used to wait for work forever)
+    deadline = time.monotonic() + 20
+    while workers & _alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not workers & _alive()
 
     if (folder / "manifest.json").exists():
         stored = assert_consistent(folder)
