@@ -208,7 +208,10 @@ def share_features(features: list[np.ndarray]) -> SharedFeatures | list[np.ndarr
     if not features or not sum(rows):
         return features
     dim = features[0].shape[1]
-    block = shared_memory.SharedMemory(create=True, size=sum(rows) * dim * 2)
+    # named after the process that will take it (this worker's parent), so that what is
+    # left behind can be told apart
+    name = f"aligner-{os.getppid()}-{uuid.uuid4().hex[:16]}"
+    block = shared_memory.SharedMemory(name, create=True, size=sum(rows) * dim * 2)
     try:
         view = np.ndarray((sum(rows), dim), np.float16, buffer=block.buf)
         np.concatenate([f.astype(np.float16, copy=False) for f in features], out=view)
