@@ -231,6 +231,7 @@ class ArchiveStore:
         self._factory: dict[str, str] = {}
         self._dirty: set[str] = set()
         self._last_cache_save = time.monotonic()
+        self._cache_save_seconds = 0.0  # how long the last write of the caches took
         # FAISS changes of commits made with defer_index=True, not applied yet
         self._deferred: list[tuple[_Added, dict[str, list[int]]]] = []
 
@@ -625,12 +626,20 @@ class ArchiveStore:
             self.save_caches()
 
     def cache_save_due(self, every_s: float = 120.0) -> bool:
-        return time.monotonic() - self._last_cache_save >= every_s
+        """Whether `every_s` seconds have passed since the caches were written, and 20
+        times as long as writing them took (at a million documents they are GBs: never
+        more than a twentieth of the time goes to writing them, and a crash only costs
+        replaying what was added since). `every_s` <= 0: always."""
+        if every_s <= 0:
+            return True
+        wait = max(every_s, 20 * self._cache_save_seconds)
+        return time.monotonic() - self._last_cache_save >= wait
 
     def save_caches(self) -> None:
         """Write changed FAISS caches (temporary name, rename), then the manifest, last."""
         if not self.writable:
             return
+        started = time.monotonic()
         self._flush_deferred()
         gen = self.generation
         caches = dict(self.manifest.get("caches", {}))
@@ -656,6 +665,7 @@ class ArchiveStore:
         _write_manifest(self.folder, self.manifest)
         self._dirty.clear()
         self._last_cache_save = time.monotonic()
+        self._cache_save_seconds = self._last_cache_save - started
         self._cleanup_files()
 
     # -- FAISS caches ----------------------------------------------------------------------
@@ -814,6 +824,9 @@ def _connect(path: Path, write: bool) -> sqlite3.Connection:
     uri = f"file:{path}?mode={mode}"
     db = sqlite3.connect(uri, uri=True, timeout=60, isolation_level="DEFERRED")
     db.execute("PRAGMA synchronous = NORMAL")
+    # 64 MiB of pages rather than SQLite's 2 MiB: dedup looks up rows and hashes all over
+    # a store of several GB (B-tree pages read again through the OS for every lookup)
+    db.execute("PRAGMA cache_size = -65536")
     return db
 
 
