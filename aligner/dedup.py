@@ -204,6 +204,28 @@ class _Pending:
     row: int | None  # its stored row, when it was stored before this run
 
 
+class StoredCandidate:
+    """A stored document found as a candidate: its id, language and sentence texts, which
+    is all that ranking it by its sketches needs. Most stored candidates go no further;
+    building a PreparedDocument for each (sentence objects and all) took 7% of dedup at
+    300,000 documents. `_Verifier.verifiable` builds it for those that are verified."""
+
+    def __init__(self, doc_id: str, lang: str, texts: list[str], stored: object) -> None:
+        self.id = doc_id
+        self.lang = lang
+        self._texts = texts
+        self.stored = stored  # its key among the verifier's stored documents
+        # what `_key` and `_lengths` read (the raw sentence lengths weigh the ranking)
+        self._dedup_key = (doc_id, hash(tuple(texts)))
+        self._dedup_lengths = np.array([len(t) for t in texts], dtype=np.float64)
+
+    def texts(self) -> list[str]:
+        return self._texts
+
+
+_Doc = PreparedDocument | StoredCandidate
+
+
 class _Verifier:
     """Sentence-level verification, with a byte-bounded cache of what it needs per
     document: the raw sentence features of an additive encoder (a document's windows are
@@ -319,11 +341,11 @@ class _Verifier:
 
     def stored_documents(
         self, store: ArchiveStore, rows: dict[int, DocumentRow]
-    ) -> dict[int, PreparedDocument]:
-        """Stored documents rebuilt from their sentences, kept for reuse (a candidate tends
-        to come back for several later documents). New ones are rebuilt without
-        normalising their sentences (see `prepared_from_texts`): most candidates are only
-        ranked and dropped; `verifiable` normalises those that are screened and aligned."""
+    ) -> dict[int, _Doc]:
+        """Stored candidates with their sentences, kept for reuse (a candidate tends to
+        come back for several later documents). New ones are `StoredCandidate`s: most
+        are only ranked by their sketches and dropped; `verifiable` makes the documents
+        of those that are screened and aligned."""
         keys = {row: (row, info.content_hash) for row, info in rows.items()}
         texts = store.sentence_texts([row for row, key in keys.items() if key not in self._docs])
         out = {}
@@ -331,23 +353,21 @@ class _Verifier:
             doc = self._docs.pop(key, None)
             if doc is None:
                 info = rows[row]
-                doc = prepared_from_texts(info.id, info.lang, texts.get(row, []), False)
-                object.__setattr__(doc, "_dedup_stored", key)
+                doc = StoredCandidate(info.id, info.lang, texts.get(row, []), key)
             self._docs[key] = out[row] = doc
         while len(self._docs) > _STORED_DOCS:
             self._docs.popitem(last=False)
         return out
 
-    def verifiable(self, doc: PreparedDocument) -> PreparedDocument:
-        """A stored candidate from `stored_documents` with normalised sentences (what the
-        screen and the alignment weigh); other documents as they are."""
-        key = doc.__dict__.get("_dedup_stored")
-        if key is None:
+    def verifiable(self, doc: _Doc) -> PreparedDocument:
+        """The document of a stored candidate from `stored_documents`, with normalised
+        sentences (what the screen and the alignment weigh); other documents as they are."""
+        if isinstance(doc, PreparedDocument):
             return doc
         full = prepared_from_texts(doc.id, doc.lang, doc.texts())
         object.__setattr__(full, "_dedup_key", _key(doc))  # same sentences, same key
-        if key in self._docs:
-            self._docs[key] = full
+        if doc.stored in self._docs:
+            self._docs[doc.stored] = full
         return full
 
     # -- backgrounds and scores ------------------------------------------------------------
@@ -390,7 +410,7 @@ class _Verifier:
     def sketches_of(self, keys: Sequence[object]) -> dict[object, np.ndarray]:
         return {key: self._sketches[key] for key in keys if key in self._sketches}
 
-    def load_sketches(self, store: ArchiveStore, docs: dict[int, PreparedDocument]) -> None:
+    def load_sketches(self, store: ArchiveStore, docs: dict[int, _Doc]) -> None:
         """Sketches of stored candidates (rows -> their rebuilt documents), from the store."""
         missing = {row: doc for row, doc in docs.items() if _key(doc) not in self._sketches}
         for row, sketch in store.sketches(list(missing)).items():
@@ -406,9 +426,7 @@ class _Verifier:
         sa32, sb32 = sa.astype(np.float32), sb.astype(np.float32)
         return sentence_coverage(sa32, a, sb32, b, background, SCREEN_Z) >= screen
 
-    def sketch_coverages(
-        self, a: PreparedDocument, others: Sequence[PreparedDocument]
-    ) -> list[float | None]:
+    def sketch_coverages(self, a: PreparedDocument, others: Sequence[_Doc]) -> list[float | None]:
         """`sketch_screen`'s coverage of a against each of `others`, batched per language;
         None where a sketch or its background is missing."""
         out: list[float | None] = [None] * len(others)
@@ -761,7 +779,7 @@ def _decide_chunk(
     return [a for a in decided if a is not None], exact
 
 
-_Candidate = tuple[bool, float, tuple[str, Any], PreparedDocument]  # same, cosine, source, doc
+_Candidate = tuple[bool, float, tuple[str, Any], _Doc]  # same, cosine, source, doc
 
 
 def _recent_candidates(
@@ -937,7 +955,7 @@ def score_serial(jobs: _Jobs, verifier: _Verifier, params: DedupParams) -> list[
     return out
 
 
-def _key(doc: PreparedDocument) -> tuple[str, int]:
+def _key(doc: _Doc) -> tuple[str, int]:
     # ids are unique within a run, but an updated document shares its id with the stored
     # old version: the sentences tell them apart. Kept on the (frozen) document: it is
     # asked for many times per pair.
@@ -948,7 +966,7 @@ def _key(doc: PreparedDocument) -> tuple[str, int]:
     return key  # type: ignore[no-any-return]
 
 
-def _lengths(doc: PreparedDocument) -> np.ndarray:
+def _lengths(doc: _Doc) -> np.ndarray:
     lengths = doc.__dict__.get("_dedup_lengths")  # kept on the document, as `_key`
     if lengths is None:
         lengths = sentence_lengths(doc)

@@ -295,13 +295,9 @@ def sketch_background(
     return background_from_samples({(1, 1): sims})
 
 
-def prepared_from_texts(
-    doc_id: str, lang: str, texts: Sequence[str], normalized: bool = True
-) -> PreparedDocument:
-    """A PreparedDocument rebuilt from stored sentence texts (enough for verification).
-    With normalized=False the sentences' `norm` is their text as stored: enough to rank
-    candidates by (character-weighted) sketch coverage, at a fraction of the cost."""
-    norms = normalize_many(texts) if normalized else texts
+def prepared_from_texts(doc_id: str, lang: str, texts: Sequence[str]) -> PreparedDocument:
+    """A PreparedDocument rebuilt from stored sentence texts (enough for verification)."""
+    norms = normalize_many(texts)
     sentences = tuple(Sentence(i, t, n) for i, (t, n) in enumerate(zip(texts, norms)))
     return PreparedDocument(Document(doc_id, "\n".join(texts), lang), lang, sentences)
 
