@@ -476,8 +476,8 @@ class _IndexThread:
     at 75,000 documents a language an HNSW insertion costs about 0.45 ms, an eighth of the
     decision's time. The next chunk's search therefore runs before the previous chunk is
     in the index; that chunk's documents are found by the exact search over the recent
-    documents (see aligner.recent), which is why the chunk size must stay below
-    `recent_docs` (checked by `dedup`)."""
+    documents (see aligner.recent), which is why `dedup` only uses this thread when the
+    recent window holds at least two chunks."""
 
     def __init__(self, store: ArchiveStore) -> None:
         import concurrent.futures

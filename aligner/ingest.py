@@ -109,6 +109,17 @@ def fewer_collections() -> Iterator[None]:
         gc.set_threshold(*old)
 
 
+def _libc_function(name: str) -> Any:
+    """A function of the C library (glibc on Linux), or None where there is none."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
+    except (OSError, AttributeError):
+        return None
+
+
 def keep_heap() -> None:
     """Keep freed memory in this process's heap instead of returning it to the system.
     Each chunk allocates and frees arrays of tens of MB (sentence features, window
@@ -116,13 +127,8 @@ def keep_heap() -> None:
     documents a chunk that cost a fifth of dedup's CPU time in the kernel (measured: 11.0
     -> 7.7 s of system time, 5% of wall time, on 5,000 documents). Memory stays bounded by
     the largest chunk's peak. A no-op where glibc's mallopt is not there."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    mallopt = _libc_function("mallopt")
+    if mallopt is None:
         return
     m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
     mallopt(m_mmap_threshold, 1 << 30)  # the largest value glibc accepts (HEAP_MAX/2)
@@ -135,16 +141,11 @@ def exit_with_parent() -> None:
     prctl PR_SET_PDEATHSIG; elsewhere nothing). A pool worker waits on a queue whose
     writing end it holds itself, so it would never notice: an `aligner` killed with
     SIGKILL left its idle workers behind for good."""
-    import ctypes
-    import ctypes.util
     import signal
 
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        pr_set_pdeathsig = 1
-        if libc.prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0) != 0:
-            return
-    except (OSError, AttributeError):
+    prctl = _libc_function("prctl")
+    pr_set_pdeathsig = 1
+    if prctl is None or prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0) != 0:
         return
     if os.getppid() == 1:  # the parent was gone before the request: adopted by init
         os._exit(1)

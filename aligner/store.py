@@ -594,11 +594,15 @@ class ArchiveStore:
 
         def work() -> None:
             for lang, items in plain.items():
-                rows = np.array([r for r, _ in items], dtype=np.int64)
-                self._faiss[lang].add_with_ids(np.stack([v for _, v in items]), rows)
-                self._dirty.add(lang)
+                self._add_rows(lang, items)
 
         return work
+
+    def _add_rows(self, lang: str, items: list[tuple[int, np.ndarray]]) -> None:
+        """Add (row, vector) pairs to a language's FAISS index as it is."""
+        rows = np.array([r for r, _ in items], dtype=np.int64)
+        self._faiss[lang].add_with_ids(np.stack([v for _, v in items]), rows)
+        self._dirty.add(lang)
 
     def _flush_deferred(self) -> None:
         work = self.take_index_work()
@@ -685,9 +689,7 @@ class ArchiveStore:
             if self._needs_rebuild(lang, len(items)):
                 self._rebuild(lang, auto_factory(n, self.config))
             else:
-                rows = np.array([r for r, _ in items], dtype=np.int64)
-                vectors = np.stack([v for _, v in items])
-                self._faiss[lang].add_with_ids(vectors, rows)
+                self._add_rows(lang, items)
             self._dirty.add(lang)
 
     def _remove(self, lang: str, rows: list[int]) -> bool:
