@@ -70,8 +70,10 @@ def looks_like_title(line: str) -> bool:
     return 0 < len(words) <= 30 and not _SENTENCE_END.search(line)
 
 
-def is_junk_line(line: str) -> bool:
-    norm = normalize(line)
+def is_junk_line(line: str, norm: str | None = None) -> bool:
+    """A line that is never part of a report; `norm` is `normalize(line)` when the caller
+    already has it (each line is normalised once: it is most of the cost here)."""
+    norm = normalize(line) if norm is None else norm
     if _JUNK_LINE.search(norm) or not any(ch.isalnum() for ch in norm):
         return True
     return len(norm.split()) <= 15 and bool(_SHORT_JUNK_LINE.search(norm))
@@ -91,7 +93,7 @@ def remove_boilerplate(text: str, detect_title: bool = True) -> CleanedText:
         if kept and (_END_MARK.match(norm) or _SECTION_START.match(norm)):
             removed.extend(text[s:e] for s, e in spans[position:])
             break
-        if _END_MARK.match(norm) or is_junk_line(line):
+        if _END_MARK.match(norm) or is_junk_line(line, norm):
             removed.append(line)
             continue
         if detect_title and position == 0 and len(spans) > 1 and looks_like_title(line):

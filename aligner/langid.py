@@ -326,6 +326,7 @@ _LATIN_WORDS = {
 }
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+_SAMPLE = 20000  # characters: a long document's language shows in its first pages
 
 
 def script_of(char: str) -> str | None:
@@ -337,10 +338,14 @@ def script_of(char: str) -> str | None:
 
 
 def script_counts(text: str) -> Counter[str]:
+    return _script_counts(Counter(text))
+
+
+def _script_counts(chars: Counter[str]) -> Counter[str]:
     counts: Counter[str] = Counter()
     # Count characters first (in C), then look up each distinct one: a text has a few
     # hundred distinct characters, not tens of thousands (10x faster on news reports).
-    for char, n in Counter(text).items():
+    for char, n in chars.items():
         if char.isalpha():
             name = script_of(char)
             if name is not None:
@@ -348,15 +353,21 @@ def script_counts(text: str) -> Counter[str]:
     return counts
 
 
-def detect_language(text: str) -> str:
-    """ISO 639-1 code of the main language of `text` (e.g. 'fa', 'ar', 'en'), or 'und'."""
-    sample = text[:20000]  # a long document's language shows in its first pages
-    counts = script_counts(sample)
+def detect_language(text: str, normalized: str | None = None) -> str:
+    """ISO 639-1 code of the main language of `text` (e.g. 'fa', 'ar', 'en'), or 'und'.
+    `normalized`, when given, is `normalize` of the same text (in any line or sentence
+    split): document preparation has it already, and normalising again is most of the
+    cost of telling Persian from Arabic."""
+    sample = text[:_SAMPLE]
+    # NFKC: presentation forms and full-width letters are counted as the letters they are
+    letters = Counter(unicodedata.normalize("NFKC", sample))
+    counts = _script_counts(letters)
     if not counts:
         return UNDETERMINED
     script, _ = counts.most_common(1)[0]
     if script == "Arabic":
-        return _arabic_script_language(sample)
+        words = normalized[:_SAMPLE] if normalized is not None else normalize(sample)
+        return _arabic_script_language(letters, words)
     if script == "Latin":
         return _latin_language(sample)
     if script == "Cyrillic":
@@ -366,9 +377,7 @@ def detect_language(text: str) -> str:
     return _SINGLE_SCRIPT_LANG.get(script, UNDETERMINED)
 
 
-def _arabic_script_language(text: str) -> str:
-    raw = unicodedata.normalize("NFKC", text)
-    letters = Counter(raw)
+def _arabic_script_language(letters: Counter[str], normalized: str) -> str:
     # Letters of other Arabic-script languages that neither Persian nor Arabic uses.
     urdu = sum(letters[c] for c in "ٹڈڑںھے")
     pashto = sum(letters[c] for c in "ټډړږښګڼۍې")
@@ -376,7 +385,7 @@ def _arabic_script_language(text: str) -> str:
     if max(urdu, pashto, kurdish) >= 3:
         return max((urdu, "ur"), (pashto, "ps"), (kurdish, "ckb"))[1]
 
-    words = _WORD.findall(normalize(text))
+    words = _WORD.findall(normalized)
     if not words:
         return UNDETERMINED
     fa_words = sum(1 for w in words if w in _FA_WORDS)

@@ -15,8 +15,6 @@ def prepare_document(doc: Document, remove_titles: bool = True) -> PreparedDocum
     """Remove boilerplate, detect the language (unless the input gave it) and split the rest
     into sentences. Sentence texts are spans of the original text."""
     cleaned = remove_boilerplate(doc.text, detect_title=remove_titles and doc.title is None)
-    body = "\n".join(doc.text[s:e] for s, e in cleaned.spans)
-    lang = doc.lang or detect_language(body or doc.text)
     sentences = []
     for start, end in split_sentences(doc.text, cleaned.spans):
         text = doc.text[start:end]
@@ -24,6 +22,12 @@ def prepare_document(doc: Document, remove_titles: bool = True) -> PreparedDocum
         if not norm:
             continue
         sentences.append(Sentence(len(sentences), text, norm, start, end))
+    lang = doc.lang
+    if not lang:
+        body = "\n".join(doc.text[s:e] for s, e in cleaned.spans)
+        # the sentences' normalised texts are the body's: no second normalisation
+        normalized = " ".join(s.norm for s in sentences) if body else None
+        lang = detect_language(body or doc.text, normalized)
     return PreparedDocument(doc=doc, lang=lang, sentences=tuple(sentences), removed=cleaned.removed)
 
 

@@ -1,6 +1,7 @@
 import pytest
 
 from aligner.langid import detect_language
+from aligner.prepare import prepare_document
 from aligner.readers import read_documents
 
 
@@ -11,6 +12,16 @@ from aligner.readers import read_documents
 def test_seed_languages(seeds_dir, stem, lang):
     doc = next(d for d in read_documents([seeds_dir]) if d.id.startswith(stem))
     assert detect_language(doc.text) == lang
+
+
+@pytest.mark.parametrize("stem", ["000", "001", "002", "003", "004"])
+def test_given_normalised_text_gives_the_same_language(seeds_dir, stem):
+    # document preparation passes the normalised sentences it already has, joined
+    doc = next(d for d in read_documents([seeds_dir]) if d.id.startswith(stem))
+    prepared = prepare_document(doc)
+    joined = " ".join(s.norm for s in prepared.sentences)
+    assert detect_language(doc.text, joined) == detect_language(doc.text)
+    assert prepared.lang == detect_language(doc.text)
 
 
 def test_arabic_typed_with_persian_letters_is_arabic():
