@@ -83,7 +83,7 @@ CLUSTER_COLUMNS = ("doc_id", "cluster_id", "lang", "role", "score", "matched_doc
 _CACHE_BYTES = 1 << 30
 _RECENT_SIDES = 64
 _STORED_DOCS = 20_000  # stored candidates rebuilt from their sentences (a few KB each)
-_SKETCHES = 50_000  # documents' sentence sketches kept (about 5 KB each)
+_SKETCHES = 50_000  # documents' sentence sketches kept (about 10 KB each)
 # The screen before alignment counts sentences whose best counterpart is this many spreads
 # above unrelated pairs: at z > 1 (the link threshold) nearly every sentence of an unrelated
 # news document of ten sentences has one by chance; at z > 3 few do (see DedupParams).
@@ -403,7 +403,9 @@ class _Verifier:
     # -- sketches (see aligner.docvec.sentence_sketches) -----------------------------------
     def remember_sketch(self, key: object, sketch: np.ndarray) -> None:
         self._sketches.pop(key, None)
-        self._sketches[key] = sketch
+        # kept as float32: a document is a candidate of dozens of others, and converting
+        # its float16 sketch each time cost more than the products it is used in
+        self._sketches[key] = np.asarray(sketch, dtype=np.float32)
         while len(self._sketches) > _SKETCHES:
             self._sketches.popitem(last=False)
 
@@ -423,8 +425,7 @@ class _Verifier:
         sa, sb = self._sketches.get(_key(a)), self._sketches.get(_key(b))
         if background is None or sa is None or sb is None:
             return None
-        sa32, sb32 = sa.astype(np.float32), sb.astype(np.float32)
-        return sentence_coverage(sa32, a, sb32, b, background, SCREEN_Z) >= screen
+        return sentence_coverage(sa, a, sb, b, background, SCREEN_Z) >= screen
 
     def sketch_coverages(self, a: PreparedDocument, others: Sequence[_Doc]) -> list[float | None]:
         """`sketch_screen`'s coverage of a against each of `others`, batched per language;
@@ -433,7 +434,7 @@ class _Verifier:
         sa = self._sketches.get(_key(a))
         if sa is None or not others:
             return out
-        a32, len_a = sa.astype(np.float32), _lengths(a)
+        len_a = _lengths(a)
         by_lang: dict[str, list[int]] = {}
         for i, b in enumerate(others):
             if _key(b) in self._sketches:
@@ -443,7 +444,7 @@ class _Verifier:
             if background is None:
                 continue
             pairs = [(self._sketches[_key(others[i])], _lengths(others[i])) for i in positions]
-            values = coverage_many(a32, len_a, pairs, background, SCREEN_Z)
+            values = coverage_many(sa, len_a, pairs, background, SCREEN_Z)
             for i, value in zip(positions, values):
                 out[i] = float(value)
         return out

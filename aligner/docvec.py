@@ -345,9 +345,10 @@ def coverage_many(
     mean, std = background.stats(1, 1)
     sizes = np.array([len(others[i][0]) for i in keep])
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    # one conversion of the concatenation: sketches are stored as float16
-    b_vectors = np.concatenate([others[i][0] for i in keep]).astype(np.float32)
-    hit = (a_vectors @ b_vectors.T - mean) / std > z_cut
+    # float32 for the product (sketches are stored as float16; callers that meet the same
+    # document often keep it as float32, since the conversion costs more than the product)
+    b_vectors = np.concatenate([others[i][0] for i in keep], dtype=np.float32)
+    hit = a_vectors @ b_vectors.T > mean + z_cut * std
     row_hit = np.logical_or.reduceat(hit, starts, axis=1)  # (len a, candidates)
     cov_a = (len_a @ row_hit) / max(len_a.sum(), 1.0)
     len_b = np.concatenate([others[i][1] for i in keep])
