@@ -33,7 +33,6 @@ from aligner.align import (
     SideEmbeddings,
     align_embeddings,
     background_from_samples,
-    recenter,
     unrelated_similarities,
 )
 from aligner.encoders.base import Encoder, l2_normalize
@@ -107,21 +106,20 @@ class DocSpace:
             if sketches_out is not None:
                 sketches_out.extend([None] * len(docs))
             return embed_documents(docs, document_encoder(encoder, self.dim), self.centers)
-        sentences: list[np.ndarray] = []
-        full = embed_documents(docs, encoder, self.sentence_centers, features_out, sentences)
+        matrix, counts = centred_sentences(docs, encoder, self.sentence_centers, features_out)
+        full = mean_of_documents(matrix, counts)
         if self.projection is None:
             self.projection = fit_projection(full, self.dim)
-            pooled = np.concatenate(sentences) if sentences else np.zeros((0, encoder.dim))
-            if len(pooled) >= 2 * SKETCH_DIM:
+            if len(matrix) >= 2 * SKETCH_DIM:
                 rng = np.random.default_rng(0)
-                sample = rng.choice(len(pooled), min(len(pooled), _SKETCH_FIT), replace=False)
-                self.sketch = fit_projection(pooled[np.sort(sample)], SKETCH_DIM)
+                sample = rng.choice(len(matrix), min(len(matrix), _SKETCH_FIT), replace=False)
+                self.sketch = fit_projection(matrix[np.sort(sample)], SKETCH_DIM)
         if sketches_out is not None and self.sketch is None:
-            sketches_out.extend([None] * len(sentences))
-        elif sketches_out is not None and sentences:
+            sketches_out.extend([None] * len(docs))
+        elif sketches_out is not None and len(docs):
             # one product for the chunk: per document, the small products cost twice as much
-            sketched = sentence_sketches(np.concatenate(sentences), self.sketch)
-            ends = np.cumsum([len(v) for v in sentences])
+            sketched = sentence_sketches(matrix, self.sketch)
+            ends = np.cumsum(counts)
             sketches_out.extend(part.copy() for part in np.split(sketched, ends[:-1]))
         return l2_normalize(full @ self.projection)
 
@@ -187,37 +185,56 @@ def embed_documents(
     encoder: Encoder,
     centers: dict[str, np.ndarray],
     features_out: list[np.ndarray] | None = None,
-    sentences_out: list[np.ndarray] | None = None,
 ) -> np.ndarray:
     """Document vectors (len(docs), encoder.dim): the mean of the centred sentence vectors,
     renormalised. A language without a centre in `centers` gets one from these documents
     (added to `centers`: the caller stores it, so that later vectors stay comparable).
     Documents without sentences get a zero vector. See `DocSpace.embed` for
-    `features_out`; `sentences_out` receives each document's centred sentence vectors."""
+    `features_out`."""
+    vectors, counts = centred_sentences(docs, encoder, centers, features_out)
+    return mean_of_documents(vectors, counts)
+
+
+def centred_sentences(
+    docs: Sequence[PreparedDocument],
+    encoder: Encoder,
+    centers: dict[str, np.ndarray],
+    features_out: list[np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The centred sentence vectors of all `docs`, one matrix in document order, and the
+    number of rows of each document (see `embed_documents`)."""
     counts = np.array([len(d.sentences) for d in docs], dtype=np.int64)
     texts = [t for d in docs for t in d.texts()]
     if features_out is not None and additive(encoder):
         features = sentence_features(texts, encoder)
+        # one conversion for the chunk; each document gets a view of it
+        half = features.astype(np.float16)
         offsets = np.concatenate([[0], np.cumsum(counts)])
-        features_out.extend(
-            features[offsets[i] : offsets[i + 1]].astype(np.float16) for i in range(len(docs))
-        )
+        features_out.extend(half[offsets[i] : offsets[i + 1]] for i in range(len(docs)))
         vectors = l2_normalize(features, inplace=True)
     else:
         vectors = encode_sentences(texts, encoder)
-    langs = np.array([d.lang for d in docs], dtype=object)
-    sentence_langs = np.repeat(langs, counts)
-    for lang in sorted(set(langs.tolist())):
+    langs = [d.lang for d in docs]
+    sentence_langs = np.repeat(np.array(langs, dtype=object), counts)
+    for lang in sorted(set(langs)):
         rows = sentence_langs == lang
         if not rows.any():
             continue
         if lang not in centers:
             centers[lang] = vectors[rows].mean(axis=0).astype(np.float32)
-        vectors[rows] = recenter(vectors[rows], centers[lang])
-    if sentences_out is not None:
-        offsets = np.concatenate([[0], np.cumsum(counts)])
-        sentences_out.extend(vectors[offsets[i] : offsets[i + 1]] for i in range(len(docs)))
-    out = np.zeros((len(docs), encoder.dim), dtype=np.float32)
+        # in place (what `recenter` does, without copying the rows out and back: the
+        # matrix is tens of megabytes a chunk); normalised once below
+        if rows.all():
+            vectors -= centers[lang]
+        else:
+            np.subtract(vectors, centers[lang], out=vectors, where=rows[:, None])
+    return l2_normalize(vectors, inplace=True), counts
+
+
+def mean_of_documents(vectors: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Each document's mean of its `counts` consecutive rows of `vectors`, renormalised
+    (zero for a document without rows)."""
+    out = np.zeros((len(counts), vectors.shape[1]), dtype=np.float32)
     has = counts > 0
     if has.any():
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
