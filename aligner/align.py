@@ -303,6 +303,57 @@ def _dynamic_programme(
 ) -> list[Link]:
     n = len(bands) - 1
     types = params.link_types()
+    pointers: list[np.ndarray] | list[list[int]]
+    if scorer.full and n * scorer.tgt.size <= _PYTHON_DP_CELLS:
+        pointers = _small_table(scorer, n, scorer.tgt.size, types)
+    else:
+        pointers = _banded_table(scorer, bands, types)
+    return _trace_back(scorer, bands, pointers, types, params)
+
+
+# Up to this many cells (a news report against another: about 100) the table is filled in
+# plain Python: per row, the vectorised version makes a dozen numpy calls per link type,
+# and on rows of ten cells their overhead is most of the alignment's time.
+_PYTHON_DP_CELLS = 5_000
+
+
+def _small_table(
+    scorer: _Scorer, n: int, m: int, types: tuple[tuple[int, int], ...]
+) -> list[list[int]]:
+    """`_banded_table` over the full table, cell by cell (same sums in the same order, same
+    tie-breaking: the first link type with the strictly best total wins)."""
+    gains = {t: scorer.full[t].tolist() for t in types if t in scorer.full}
+    rows = [[0.0] * (m + 1)]
+    pointers = [[_SKIP_TGT] * (m + 1)]
+    for i in range(1, n + 1):
+        candidates = [(t, a, b, gains[(a, b)][i - a]) for t, (a, b) in enumerate(types)
+                      if a <= i and (a, b) in gains]  # fmt: skip
+        previous = rows[i - 1]
+        row = [_NEG] * (m + 1)
+        arg = [_SKIP_TGT] * (m + 1)
+        for j in range(m + 1):
+            best, choice = _NEG, _SKIP_TGT
+            for t, a, b, gain in candidates:
+                if j >= b:
+                    cand = rows[i - a][j - b] + gain[j - b]
+                    if cand > best:
+                        best, choice = cand, t
+            if previous[j] > best:  # skip the source sentence
+                best, choice = previous[j], _SKIP_SRC
+            row[j], arg[j] = best, choice
+        for j in range(m + 1):
+            # skipping target sentences within the row: a running maximum along j
+            if j and row[j - 1] > row[j]:
+                row[j], arg[j] = row[j - 1], _SKIP_TGT
+        rows.append(row)
+        pointers.append(arg)
+    return pointers
+
+
+def _banded_table(
+    scorer: _Scorer, bands: list[tuple[int, int]], types: tuple[tuple[int, int], ...]
+) -> list[np.ndarray]:
+    n = len(bands) - 1
     rows: list[np.ndarray] = []
     pointers: list[np.ndarray] = []
     lo0, hi0 = bands[0]
@@ -335,7 +386,17 @@ def _dynamic_programme(
         arg[running > best] = _SKIP_TGT
         rows.append(running)
         pointers.append(arg)
+    return pointers
 
+
+def _trace_back(
+    scorer: _Scorer,
+    bands: list[tuple[int, int]],
+    pointers: list[np.ndarray] | list[list[int]],
+    types: tuple[tuple[int, int], ...],
+    params: AlignParams,
+) -> list[Link]:
+    n = len(bands) - 1
     links: list[Link] = []
     i, j = n, bands[n][1]
     while i > 0 or j > 0:

@@ -147,3 +147,39 @@ def test_random_documents_align_monotonically(src_text, tgt_text, params):
 def test_degenerate_documents_do_not_crash(text):
     result = align(Document("a", text), Document("b", S[0]))
     assert len(result.links) <= 1
+
+
+def _random_side(rng: np.random.Generator, n: int, max_group: int = 3):
+    from aligner.align import SideEmbeddings
+
+    base = rng.standard_normal((n, 32))
+    lengths = rng.integers(20, 200, n).astype(float)
+    windows, window_lengths = [], []
+    for k in range(1, max_group + 1):
+        count = max(n - k + 1, 0)
+        vectors = np.array([base[i : i + k].sum(axis=0) for i in range(count)]).reshape(count, 32)
+        if count:
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        windows.append(vectors.astype(np.float32))
+        window_lengths.append(np.array([lengths[i : i + k].sum() + k - 1 for i in range(count)]))
+    return SideEmbeddings(windows=windows, lengths=window_lengths)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_small_tables_filled_in_python_align_as_the_vectorised_programme(monkeypatch, seed):
+    import sys
+
+    # the module, not the function `aligner.align` that the package exports under its name
+    align_module = sys.modules[align_embeddings.__module__]
+    rng = np.random.default_rng(seed)
+    for _ in range(40):
+        n, m = (int(x) for x in rng.integers(1, 30, 2))
+        src = _random_side(rng, n)
+        # half of the pairs related (the target shares the source's sentences), half not
+        tgt = src if rng.random() < 0.5 else _random_side(rng, m)
+        results = []
+        for cells in (0, 10_000):
+            monkeypatch.setattr(align_module, "_PYTHON_DP_CELLS", cells)
+            results.append([(x.src, x.tgt, x.score) for x in align_embeddings(src, tgt)])
+        assert results[0] == results[1]
+        assert results[0] or tgt is not src
