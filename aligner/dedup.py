@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import faiss
 import numpy as np
 
 from aligner.align import (
@@ -301,7 +302,7 @@ class _Verifier:
                     self.prime([doc])
                     value = self._cached_value(key)
                 features = (
-                    value.astype(np.float32)
+                    _float32(value)
                     if isinstance(value, np.ndarray)
                     else np.zeros((0, self.encoder.dim), np.float32)
                 )
@@ -330,7 +331,7 @@ class _Verifier:
                 self.prime([doc])
                 value = self._cached_value(key)
             assert isinstance(value, np.ndarray)
-            vectors = l2_normalize(value.astype(np.float32), inplace=True)
+            vectors = l2_normalize(_float32(value), inplace=True)
             center = self.centers.get(doc.lang)
             if center is not None and len(vectors):
                 vectors = recenter(vectors, center)
@@ -510,6 +511,23 @@ class _IndexThread:
             self.wait()
         finally:
             self._executor.shutdown()
+
+
+_FP16_DECODERS: dict[int, faiss.IndexScalarQuantizer] = {}
+
+
+def _float32(value: np.ndarray) -> np.ndarray:
+    """A float32 copy of cached features. FAISS's float16 decoder gives the same values
+    as numpy's `astype` in a third less time (a verification converts thousands of these)."""
+    if value.dtype != np.float16 or value.ndim != 2 or not len(value):
+        return value.astype(np.float32)
+    dim = value.shape[1]
+    decoder = _FP16_DECODERS.get(dim)
+    if decoder is None:
+        decoder = _FP16_DECODERS[dim] = faiss.IndexScalarQuantizer(
+            dim, faiss.ScalarQuantizer.QT_fp16
+        )
+    return decoder.sa_decode(np.ascontiguousarray(value).view(np.uint8))
 
 
 def _nbytes(value: np.ndarray | SideEmbeddings) -> int:

@@ -64,7 +64,20 @@ _FOLD = {
 _FOLD.update({chr(0x06F0 + d): str(d) for d in range(10)})  # Persian digits
 _FOLD.update({chr(0x0660 + d): str(d) for d in range(10)})  # Arabic-Indic digits
 _FOLD.update(dict.fromkeys(_DROP, ""))
-_TABLE = str.maketrans(_FOLD)
+
+
+def _translation_list(mapping: dict[str, str]) -> list[int | str]:
+    """`mapping` as a list indexed by code point, for `str.translate`: a list lookup is
+    about twice as fast as a dict's, and translating is most of `normalize`'s time. Code
+    points past the list's end raise IndexError, a LookupError, which `translate` takes
+    as "unchanged"."""
+    table: list[int | str] = list(range(max(map(ord, mapping)) + 1))
+    for char, replacement in mapping.items():
+        table[ord(char)] = replacement
+    return table
+
+
+_TABLE = _translation_list(_FOLD)
 
 _SPACES = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

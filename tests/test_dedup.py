@@ -178,3 +178,17 @@ def test_recent_documents_are_searched_without_the_index(
     assert roles["5000"]["004"] == ("001", "translation")
     assert roles["5000"]["000-near"] == ("000", "duplicate")
     assert roles["0"]["004"] == ("004", "canonical")
+
+
+def test_float16_features_are_decoded_exactly() -> None:
+    import numpy as np
+
+    from aligner.dedup import _float32
+
+    rng = np.random.default_rng(0)
+    half = (rng.standard_normal((7, 4096)) * 100).astype(np.float16)
+    half[0, :6] = [0.0, -0.0, np.inf, -np.inf, 6e-8, 65504]  # zero, infinities, subnormal, max
+    for value in (half, half[::2], half[:0], half.astype(np.float32)):
+        out = _float32(value)
+        assert out.dtype == np.float32
+        assert np.array_equal(out, value.astype(np.float32))

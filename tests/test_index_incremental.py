@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -395,7 +396,8 @@ def test_sketches_are_stored_with_documents_and_optional(
 ) -> None:
     """A store fitted with a projection keeps each document's sentence sketches (one
     unit row per sentence) and the sketch projection; a store without them (an older one)
-    still deduplicates, screening on full vectors."""
+    still deduplicates, screening on full vectors, and gets the language index that
+    counting documents per language uses."""
     from aligner.docvec import SKETCH_DIM
 
     folder = tmp_path / "idx"
@@ -412,7 +414,9 @@ def test_sketches_are_stored_with_documents_and_optional(
             norms = np.linalg.norm(sketches[row].astype(np.float32), axis=1)
             assert np.allclose(norms, 1.0, atol=1e-2)
     db = sqlite3.connect(folder / "store.sqlite")
-    db.executescript("DROP TABLE sketches; DROP TABLE sketch_projection;")
+    db.executescript(
+        "DROP TABLE sketches; DROP TABLE sketch_projection; DROP INDEX documents_lang;"
+    )
     db.close()
     out = tmp_path / "clusters.tsv"
     result = CliRunner().invoke(
@@ -420,6 +424,16 @@ def test_sketches_are_stored_with_documents_and_optional(
     )
     assert result.exit_code == 0, result.output
     assert len(out.read_text(encoding="utf-8").splitlines()) == len(big_archive[1]) + 1
+    db = sqlite3.connect(folder / "store.sqlite")
+    plan = db.execute(
+        "EXPLAIN QUERY PLAN SELECT lang, COUNT(*) FROM documents GROUP BY lang"
+    ).fetchall()
+    db.close()
+    assert "documents_lang" in str(plan)
+    with ArchiveStore.open(folder) as store:
+        counts = Counter(r.lang for r in store.iter_documents())
+        assert store.languages() == dict(sorted(counts.items()))
+        assert store.manifest["documents"] == store.languages()
 
 
 def test_background_indexing_leaves_a_complete_index(
