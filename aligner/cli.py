@@ -791,6 +791,13 @@ def index_search(
     show_default=True, help="Same-event score a translation needs.",
 )  # fmt: skip
 @click.option(
+    "--translation-margin", type=click.FloatRange(0), default=DedupParams.translation_margin,
+    show_default=True,
+    help="How far above the second best (in z-units, averaged over sentences) a "
+    "translation's sentences' best counterparts must be; rejects same-topic reports "
+    "(0: no check).",
+)  # fmt: skip
+@click.option(
     "--recent", type=click.IntRange(0), default=DedupParams.recent_docs, show_default=True,
     help="The last N documents of each language are searched exhaustively for copies and "
     "translations, besides the index over everything (0: the index only).",
@@ -809,6 +816,7 @@ def dedup(
     index_dir: str | None,
     duplicate_score: float,
     translation_score: float,
+    translation_margin: float,
     recent: int,
     workers: int,
     cache_every: float,
@@ -846,6 +854,7 @@ def dedup(
         DedupParams(),
         duplicate_score=duplicate_score,
         translation_score=translation_score,
+        translation_margin=translation_margin,
         chunk_size=chunk_size,
         recent_docs=recent,
         workers=workers,
@@ -869,7 +878,8 @@ def dedup(
             f"aligner: {stats.documents:,} documents ({langs or 'none'}) in "
             f"{stats.clusters:,} clusters: {stats.duplicates:,} duplicates "
             f"({stats.exact:,} exact copies), {stats.translations:,} translations; "
-            f"{stats.verified:,} pairs aligned, {stats.screened:,} screened out "
+            f"{stats.verified:,} pairs aligned, {stats.screened:,} screened out, "
+            f"{stats.indistinct:,} translations too indistinct "
             f"({stats.seconds:.1f}s, {rate:,.0f} docs/s)"
             + (f"; {kept:,} documents kept" if kept is not None else ""),
             err=True,

@@ -192,3 +192,33 @@ def test_float16_features_are_decoded_exactly() -> None:
         out = _float32(value)
         assert out.dtype == np.float32
         assert np.array_equal(out, value.astype(np.float32))
+
+
+def test_translation_needs_distinct_counterparts(seeds_dir: Path, tmp_path: Path) -> None:
+    """Below `translation_sure`, a translation is accepted only if its sentences' best
+    counterparts stand out (`best_match_margin`); an impossible margin rejects 004 and
+    counts it."""
+    import io
+    from dataclasses import replace
+
+    from aligner.dedup import DedupParams, dedup
+    from aligner.encoders import load_encoder
+    from aligner.store import ArchiveStore
+
+    archive = tmp_path / "archive.jsonl"
+    build_archive(seeds_dir, archive)
+    encoder = load_encoder("builtin")
+    loose = replace(DedupParams(), translation_score=0.45)
+    roles = {}
+    for name, params in (
+        ("default", loose),
+        ("strict", replace(loose, translation_margin=100.0, translation_sure=1.01)),
+    ):
+        out = io.StringIO()
+        with ArchiveStore.open(tmp_path / name, encoder.identity, write=True) as store:
+            stats = dedup([archive], store, encoder, out, params, show_progress=False)
+        rows = csv.DictReader(io.StringIO(out.getvalue()), delimiter="\t")
+        roles[name] = ({r["doc_id"]: r["role"] for r in rows}, stats.indistinct)
+    assert roles["default"][0]["004"] == "translation"
+    assert roles["strict"][0]["004"] == "canonical" and roles["strict"][1] >= 1
+    assert roles["strict"][0]["001-copy"] == "duplicate"  # copies are not affected

@@ -8,6 +8,7 @@ import pytest
 
 from aligner.align import AlignParams, embed_side
 from aligner.docvec import (
+    best_match_margin,
     coverage_many,
     fit_projection,
     sentence_coverage,
@@ -133,3 +134,30 @@ def test_coverage_many_equals_pairwise_coverage(pools: dict[str, list]) -> None:
     assert together[1] == 0.0
     np.testing.assert_allclose(np.delete(together, 1), one_by_one, atol=1e-6)
     assert together[0] > 0.5 and together[2] == 0.0 and 0 < together[3] < together[0]
+
+
+def test_best_match_margin_tells_translations_from_same_topic_reports() -> None:
+    """A translation's sentences each have one counterpart far above the rest; sentences
+    that all share a topic (one common direction) have none that stands out."""
+    from aligner.align import Background
+
+    rng = np.random.default_rng(0)
+    background = Background(mean=0.0, std=0.1)
+
+    def unit(m: np.ndarray) -> np.ndarray:
+        return (m / np.linalg.norm(m, axis=1, keepdims=True)).astype(np.float32)
+
+    a = unit(rng.standard_normal((8, 256)))
+    translation = unit(a[rng.permutation(8)] + 0.5 * unit(rng.standard_normal((8, 256))))
+    topic = unit(rng.standard_normal((1, 256)))
+    same_topic_a = unit(topic + 0.8 * unit(rng.standard_normal((8, 256))))
+    same_topic_b = unit(topic + 0.8 * unit(rng.standard_normal((7, 256))))
+    high = best_match_margin(a, translation, background)
+    low = best_match_margin(same_topic_a, same_topic_b, background)
+    assert high > 5.0 and low < 1.5
+    # with no second candidate the best is measured against an unrelated pair's (z = 0)
+    one = best_match_margin(a[:1], translation, background)
+    z = (a[:1] @ translation.T).ravel() / 0.1
+    top = np.sort(z)
+    assert one == pytest.approx(((top[-1] - top[-2]) + z.sum()) / 9, rel=1e-5)
+    assert best_match_margin(a[:0], translation, background) == 0.0
