@@ -723,13 +723,19 @@ def _decide_chunk(
     # one) are never candidates from the store: earlier chunk documents come from `within`.
     chunk_rows = {p.item.existing.row for p in pending if p.item.existing is not None}
     matrix = np.stack([p.vector for p in pending]).astype(np.float32)
-    # The index search runs in the index thread while this one looks for exact copies
-    # and searches the recent documents; then the last chunk is added to the index there.
-    searching = _search_store(index, matrix, pending, store, chunk_rows, params)
+    # The index search and the exact search of the recent documents run in the index
+    # thread while this one looks for exact copies; then the last chunk is added to the
+    # index there.
+    pending_langs = np.array([p.doc.lang for p in pending], dtype=object)
+    searching = _in_index_thread(
+        index, _store_candidates, matrix, pending, store, chunk_rows, params
+    )
+    recent = _in_index_thread(
+        index, _recent_candidates, matrix, pending_langs.tolist(), window, params
+    )
     by_body = store.lookup_hashes("body_hash", [p.item.body_hash for p in pending])
     by_content = store.lookup_hashes("content_hash", [p.item.content_hash for p in pending])
     within = matrix @ matrix.T
-    pending_langs = np.array([p.doc.lang for p in pending], dtype=object)
     has_text = np.array([bool(p.doc.sentences) for p in pending])
 
     # 1. exact copies: of an earlier chunk document, or of a stored one
@@ -753,7 +759,7 @@ def _decide_chunk(
 
     # 2./3. the candidates to verify: earlier chunk documents, recent ones (see
     # aligner.recent; both carry their decisions) and stored neighbours
-    recent_hits = _recent_candidates(matrix, pending_langs.tolist(), window, params)
+    recent_hits = recent.result()
     store_hits = searching.result()
     if index is not None:
         index.start()  # the last chunk's vectors, while this one is decided
@@ -909,21 +915,14 @@ def _choose(
     return None
 
 
-def _search_store(
-    index: _IndexThread | None,
-    matrix: np.ndarray,
-    pending: list[_Pending],
-    store: ArchiveStore,
-    chunk_rows: set[int],
-    params: DedupParams,
-) -> Any:
-    """`_store_candidates`, as a future: run by the index thread, or here and now."""
+def _in_index_thread(index: _IndexThread | None, fn: Callable[..., Any], *args: Any) -> Any:
+    """fn(*args) as a future: run by the index thread, or here and now."""
     import concurrent.futures
 
     if index is not None:
-        return index.submit(_store_candidates, matrix, pending, store, chunk_rows, params)
+        return index.submit(fn, *args)
     done: concurrent.futures.Future[Any] = concurrent.futures.Future()
-    done.set_result(_store_candidates(matrix, pending, store, chunk_rows, params))
+    done.set_result(fn(*args))
     return done
 
 
