@@ -320,11 +320,11 @@ def recall_at_k(
             own = store.faiss_info()[lang]["factory"] == "HNSW32"
             hnsw_build = 0.0
             if not own:
-                hnsw = new_faiss(store.dim, "HNSW32")
+                hnsw = new_faiss(store.dim, "HNSW32", store.config.ef_construction)
                 started = time.perf_counter()
                 hnsw.add_with_ids(vectors, ids)
                 hnsw_build = time.perf_counter() - started
-            for ef in (32, 64, 128, 256, 512):
+            for ef in (32, 64, 128, 256, 384, 512):
                 candidates.append((f"HNSW32 efSearch {ef}", None if own else hnsw, ("ef", ef)))
             lang_out: dict[str, Any] = {"docs": len(rows), "exact_ms_per_query": exact_ms,
                                         "hnsw_build_s": hnsw_build,

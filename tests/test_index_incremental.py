@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -21,7 +22,7 @@ from click.testing import CliRunner
 from aligner.cli import main
 from aligner.docvec import FIT_DOCS
 from aligner.encoders import load_encoder
-from aligner.store import ArchiveStore
+from aligner.store import ArchiveStore, StoreConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 CHUNK = 40
@@ -282,6 +283,12 @@ def test_faiss_factory_is_configurable_and_remembered(seeds_dir: Path, tmp_path:
     add(str(seeds_dir), "--index", str(folder), "-q", "--faiss-factory", "HNSW32")
     with ArchiveStore.open(folder) as store:
         assert {info["factory"] for info in store.faiss_info().values()} == {"HNSW32"}
+        # built with the store's construction breadth, which the manifest records and the
+        # saved index keeps (read back from its file here)
+        assert store.manifest["ef_construction"] == StoreConfig.ef_construction != 40
+        for index in store._faiss.values():
+            inner = faiss.downcast_index(index.index)
+            assert inner.hnsw.efConstruction == StoreConfig.ef_construction
     # an update on HNSW (which cannot remove) keeps search right: the old row is skipped
     text = (seeds_dir / "001_2ad9410abe4922a4.txt").read_text(encoding="utf-8")
     archive = tmp_path / "upd.jsonl"
