@@ -444,7 +444,7 @@ class _Verifier:
     def sketch_screen(self, a: PreparedDocument, b: PreparedDocument, screen: float) -> bool | None:
         """Whether the pair passes the screen on sentence sketches (see `score`); None when
         a sketch or its background is missing (the caller screens on full vectors)."""
-        background = self.sketch_backgrounds.get(tuple(sorted((a.lang, b.lang))))  # type: ignore[arg-type]
+        background = self.sketch_backgrounds.get(_lang_pair(a.lang, b.lang))
         sa, sb = self._sketches.get(_key(a)), self._sketches.get(_key(b))
         if background is None or sa is None or sb is None:
             return None
@@ -463,7 +463,7 @@ class _Verifier:
             if _key(b) in self._sketches:
                 by_lang.setdefault(b.lang, []).append(i)
         for lang, positions in by_lang.items():
-            background = self.sketch_backgrounds.get(tuple(sorted((a.lang, lang))))  # type: ignore[arg-type]
+            background = self.sketch_backgrounds.get(_lang_pair(a.lang, lang))
             if background is None:
                 continue
             pairs = [(self._sketches[_key(others[i])], _lengths(others[i])) for i in positions]
@@ -476,7 +476,7 @@ class _Verifier:
         """Same-event score of a and b; 0.0 without aligning them when a quick
         sentence-level screen (the share of both documents whose sentences have a strong
         counterpart, see `sentence_coverage`) is below `screen`."""
-        background = self.backgrounds.get(tuple(sorted((a.lang, b.lang))))  # type: ignore[arg-type]
+        background = self.backgrounds.get(_lang_pair(a.lang, b.lang))
         if background is not None and screen > 0:
             coverage = sentence_coverage(
                 self.sentences(a), a, self.sentences(b), b, background, SCREEN_Z
@@ -489,7 +489,7 @@ class _Verifier:
     def distinct(self, a: PreparedDocument, b: PreparedDocument, margin: float) -> bool:
         """Whether the sentences' best counterparts are distinct enough for a translation
         (`best_match_margin` at least `margin`); counted in `indistinct` when not."""
-        background = self.backgrounds.get(tuple(sorted((a.lang, b.lang))))  # type: ignore[arg-type]
+        background = self.backgrounds.get(_lang_pair(a.lang, b.lang))
         if margin <= 0 or background is None:
             return True
         if best_match_margin(self.sentences(a), self.sentences(b), background) >= margin:
@@ -499,7 +499,7 @@ class _Verifier:
 
     def verify(self, a: PreparedDocument, b: PreparedDocument) -> float:
         """Same-event score of a and b from their alignment (no screen)."""
-        background = self.backgrounds.get(tuple(sorted((a.lang, b.lang))))  # type: ignore[arg-type]
+        background = self.backgrounds.get(_lang_pair(a.lang, b.lang))
         self.calls += 1
         score, _ = verify_pair(a, self.side(a), b, self.side(b), background, self.params)
         return score
@@ -1011,6 +1011,11 @@ def score_serial(jobs: _Jobs, verifier: _Verifier, params: DedupParams) -> list[
             scores.append(score)
         out.append(scores)
     return out
+
+
+def _lang_pair(a: str, b: str) -> tuple[str, str]:
+    """The key of a language pair's backgrounds (either order)."""
+    return (a, b) if a <= b else (b, a)
 
 
 def _key(doc: _Doc) -> tuple[str, int]:

@@ -283,7 +283,7 @@ def recall_at_k(
 ) -> dict[str, Any]:
     """recall@k of approximate FAISS indexes against exact search, per language, with
     search time per query: HNSW32 (what the store uses above 50,000 documents per
-    language) at two efSearch values, and IVF (nlist ~ 4 sqrt(n), capped at n/40 so that
+    language) at several efSearch values, and IVF (nlist ~ 4 sqrt(n), capped at n/40 so that
     it can be trained) at several nprobe values."""
     import faiss
 
