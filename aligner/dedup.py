@@ -518,7 +518,13 @@ class _IndexThread:
         import concurrent.futures
 
         self.store = store
-        self._executor = concurrent.futures.ThreadPoolExecutor(1, "aligner-faiss")
+        # OpenMP's thread count is per thread: `single_threaded_faiss` in the main thread
+        # does not reach this one, whose HNSW insertions ran on two OpenMP threads (a
+        # spinning one among them) against the verification and the prepare worker for the
+        # same two cores (measured with perf: 30% of dedup's CPU time)
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            1, "aligner-faiss", initializer=faiss.omp_set_num_threads, initargs=(1,)
+        )
         self._job: Any = None
 
     def wait(self) -> None:

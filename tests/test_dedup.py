@@ -193,6 +193,26 @@ def test_float16_features_are_decoded_exactly() -> None:
         assert np.array_equal(out, value.astype(np.float32))
 
 
+def test_index_thread_runs_faiss_on_one_thread(tmp_path: Path) -> None:
+    """OpenMP's thread count is per thread: the main thread's setting does not reach the
+    index thread, which must set its own (two OpenMP threads there contended with the
+    verification for the cores)."""
+    import faiss
+
+    from aligner.dedup import _IndexThread
+    from aligner.encoders import load_encoder
+    from aligner.store import ArchiveStore, single_threaded_faiss
+
+    identity = load_encoder("builtin").identity
+    with ArchiveStore.open(tmp_path / "idx", identity, write=True) as store:
+        index = _IndexThread(store)
+        try:
+            with single_threaded_faiss():
+                assert index.submit(faiss.omp_get_max_threads).result() == 1
+        finally:
+            index.close()
+
+
 def test_translation_needs_distinct_counterparts(seeds_dir: Path, tmp_path: Path) -> None:
     """Below `translation_sure`, a translation is accepted only if its sentences' best
     counterparts stand out (`best_match_margin`); an impossible margin rejects 004 and
