@@ -598,7 +598,7 @@ def store_options(command: F) -> F:
     command = click.option(
         "--faiss-factory", default=None,
         help="FAISS index-factory string, e.g. 'Flat', 'IVF1024,Flat', 'HNSW32' (default: "
-        "exact search below 50,000 documents per language, HNSW32 above).",
+        "exact search below 50,000 documents per language, 'HNSW32,SQfp16' above).",
     )(command)  # fmt: skip
     command = click.option(
         "--doc-dim", type=click.Choice(["128", "256", "512", "1024"]), default="512",

@@ -84,7 +84,7 @@ _LANG_INDEX = "CREATE INDEX IF NOT EXISTS documents_lang ON documents(lang);"
 class StoreConfig:
     """How documents are indexed. `factory` is a FAISS index-factory string ("Flat",
     "IVF1024,Flat", "HNSW32", ...); None picks by size: exact below `flat_limit`
-    documents per language, HNSW32 above."""
+    documents per language, HNSW32 on float16 vectors above (`HNSW_FACTORY`)."""
 
     doc_dim: int = 512
     factory: str | None = None
@@ -145,6 +145,9 @@ _Added = dict[str, list[tuple[int, np.ndarray]]]  # lang -> (row, vector) added
 _ROW_COLUMNS = "row, id, lang, content_hash, body_hash, cluster_id, role, score, matched_doc, run"
 
 
+HNSW_FACTORY = "HNSW32,SQfp16"  # what `auto_factory` picks above `flat_limit`
+
+
 def auto_factory(n: int, config: StoreConfig) -> str:
     if config.factory:
         return config.factory
@@ -153,8 +156,11 @@ def auto_factory(n: int, config: StoreConfig) -> str:
     # Measured on the benchmark (bench/archive.py), 50,000 documents of a language:
     # HNSW32 at efSearch 128 has recall@10 0.96 at 0.28 ms/query; IVF1024 with 128 lists
     # probed has 0.87-0.89 at 0.35 ms/query. At 500,000 HNSW needs a wider construction
-    # and search (see StoreConfig).
-    return "HNSW32"
+    # and search (see StoreConfig). The graph's vectors are kept as float16: at 100,000
+    # documents of a language, recall@10 is the same as on float32 (0.960 / 0.980 / 0.991
+    # at efSearch 128 / 256 / 512), insertion takes 0.46 instead of 0.70 ms and a search
+    # 30% less time on one thread (less memory to read), and the index is half the size.
+    return HNSW_FACTORY
 
 
 def new_faiss(

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from aligner.store import StoreConfig
+from aligner.store import HNSW_FACTORY, StoreConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -282,9 +282,9 @@ def recall_at_k(
     index_dir: Path, k: int = 10, queries: int = 1000, nprobes: tuple[int, ...] = (16, 32, 64, 128)
 ) -> dict[str, Any]:
     """recall@k of approximate FAISS indexes against exact search, per language, with
-    search time per query: HNSW32 (what the store uses above 50,000 documents per
-    language) at several efSearch values, and IVF (nlist ~ 4 sqrt(n), capped at n/40 so that
-    it can be trained) at several nprobe values."""
+    search time per query: HNSW (`HNSW_FACTORY`, what the store uses above 50,000
+    documents per language) at several efSearch values, and IVF (nlist ~ 4 sqrt(n),
+    capped at n/40 so that it can be trained) at several nprobe values."""
     import faiss
 
     from aligner.store import ArchiveStore, new_faiss
@@ -315,17 +315,18 @@ def recall_at_k(
             ivf.add_with_ids(vectors, ids)
             for nprobe in nprobes:
                 candidates.append((f"{factory} nprobe {nprobe}", ivf, ("nprobe", nprobe)))
-            # The store's own index where it is HNSW32 (what dedup searched), else one
+            # The store's own index where it is HNSW (what dedup searched), else one
             # built here for comparison. Its ids are store rows: truth is mapped to them.
-            own = store.faiss_info()[lang]["factory"] == "HNSW32"
+            own = store.faiss_info()[lang]["factory"] == HNSW_FACTORY
             hnsw_build = 0.0
             if not own:
-                hnsw = new_faiss(store.dim, "HNSW32", store.config.ef_construction)
+                hnsw = new_faiss(store.dim, HNSW_FACTORY, store.config.ef_construction)
                 started = time.perf_counter()
                 hnsw.add_with_ids(vectors, ids)
                 hnsw_build = time.perf_counter() - started
             for ef in (32, 64, 128, 256, 384, 512):
-                candidates.append((f"HNSW32 efSearch {ef}", None if own else hnsw, ("ef", ef)))
+                name = f"{HNSW_FACTORY} efSearch {ef}"
+                candidates.append((name, None if own else hnsw, ("ef", ef)))
             lang_out: dict[str, Any] = {"docs": len(rows), "exact_ms_per_query": exact_ms,
                                         "hnsw_build_s": hnsw_build,
                                         "hnsw": "the store's" if own else "built"}  # fmt: skip
@@ -462,7 +463,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
     print(" | ".join(head))
     for r in results:
         q = r["quality"]
-        default = f"HNSW32 efSearch {StoreConfig.ef_search}"
+        default = f"{HNSW_FACTORY} efSearch {StoreConfig.ef_search}"
         at10 = ", ".join(
             f"{lang} {m['recall']:.3f} ({name})"
             for lang, v in r["recall_at_10"].items()
@@ -573,9 +574,9 @@ def run(data: Path = DATA, quick: bool = False) -> Any:
     section.target(f"dedup precision / recall on planted copies, {n:,} documents",
                    f"{q['precision']:.3f} / {q['recall']:.3f}", "≥ 0.95 / ≥ 0.95 at 1,000,000",
                    both if n >= 1_000_000 else None)  # fmt: skip
-    recalls = [v[f"HNSW32 efSearch {StoreConfig.ef_search}"]["recall"]
+    recalls = [v[f"{HNSW_FACTORY} efSearch {StoreConfig.ef_search}"]["recall"]
                for v in last["recall_at_10"].values()]  # fmt: skip
     if recalls:
-        section.target("recall@10 of the approximate index (HNSW32) vs exact",
+        section.target(f"recall@10 of the approximate index ({HNSW_FACTORY}) vs exact",
                        f"{min(recalls):.3f}", "≥ 0.95", min(recalls) >= 0.95)  # fmt: skip
     return section

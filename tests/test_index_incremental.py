@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from aligner.cli import main
 from aligner.docvec import FIT_DOCS
 from aligner.encoders import load_encoder
-from aligner.store import ArchiveStore, StoreConfig
+from aligner.store import HNSW_FACTORY, ArchiveStore, StoreConfig, auto_factory
 
 ROOT = Path(__file__).resolve().parents[1]
 CHUNK = 40
@@ -278,11 +278,15 @@ def test_vectors_equal_after_interrupted_run(
     assert_same_vectors(final["v"], reference["v"])
 
 
-def test_faiss_factory_is_configurable_and_remembered(seeds_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("factory", ["HNSW32", HNSW_FACTORY])
+def test_faiss_factory_is_configurable_and_remembered(
+    factory: str, seeds_dir: Path, tmp_path: Path
+) -> None:
+    """Any HNSW factory; `HNSW_FACTORY` (float16 vectors) is what large stores get."""
     folder = tmp_path / "idx"
-    add(str(seeds_dir), "--index", str(folder), "-q", "--faiss-factory", "HNSW32")
+    add(str(seeds_dir), "--index", str(folder), "-q", "--faiss-factory", factory)
     with ArchiveStore.open(folder) as store:
-        assert {info["factory"] for info in store.faiss_info().values()} == {"HNSW32"}
+        assert {info["factory"] for info in store.faiss_info().values()} == {factory}
         # built with the store's construction breadth, which the manifest records and the
         # saved index keeps (read back from its file here)
         assert store.manifest["ef_construction"] == StoreConfig.ef_construction != 40
@@ -301,7 +305,8 @@ def test_faiss_factory_is_configurable_and_remembered(seeds_dir: Path, tmp_path:
     hits = [line.split("\t")[1] for line in result.output.splitlines()[1:]]
     assert hits[0] == "001_2ad9410abe4922a4" and len(hits) == len(set(hits)) == 5
     with ArchiveStore.open(folder) as store:
-        assert store.faiss_info()["fa"]["factory"] == "HNSW32"
+        assert store.faiss_info()["fa"]["factory"] == factory
+    assert auto_factory(10**6, StoreConfig()) == HNSW_FACTORY
 
 
 def test_background_preparation_gives_the_same_index_and_clusters(
