@@ -544,3 +544,22 @@ def test_interrupted_preparation_leaves_no_shared_memory(
         assert any(item.features is not None for item in items)
         prepared.close()  # the worker still had the next chunk
     assert not [name for name in os.listdir("/dev/shm") if name.startswith(ours)]
+
+
+def test_prepare_worker_uses_one_blas_thread() -> None:
+    """The prepare worker shares the cores with its parent: one BLAS thread, whatever
+    OpenBLAS would pick for the machine."""
+    import concurrent.futures
+    import multiprocessing
+
+    import threadpoolctl
+
+    from aligner.ingest import _init_worker
+
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(
+        1, mp_context=context, initializer=_init_worker, initargs=(load_encoder("builtin"),)
+    ) as pool:
+        info = pool.submit(threadpoolctl.threadpool_info).result()
+    blas = [lib["num_threads"] for lib in info if lib["user_api"] == "blas"]
+    assert blas and set(blas) == {1}
