@@ -35,7 +35,7 @@ from aligner.align import (
     background_from_samples,
     unrelated_similarities,
 )
-from aligner.encoders.base import Encoder, l2_normalize
+from aligner.encoders.base import Encoder, l2_normalize, segment_sums
 from aligner.encoders.builtin import BuiltinEncoder
 from aligner.match import same_event_score
 from aligner.normalize import normalize_many
@@ -234,17 +234,10 @@ def centred_sentences(
 def mean_of_documents(vectors: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Each document's mean of its `counts` consecutive rows of `vectors`, renormalised
     (zero for a document without rows)."""
-    out = np.zeros((len(counts), vectors.shape[1]), dtype=np.float32)
-    # One sum per document, not np.add.reduceat: along axis 0 that sums each column on its
-    # own, with a stride of a whole row (20x slower: 0.29 s for a chunk of 1,000 news
-    # documents, a tenth of the prepare worker's time).
-    start = 0
-    for i, count in enumerate(counts.tolist()):
-        if count:
-            np.sum(vectors[start : start + count], axis=0, out=out[i])
-            out[i] /= count
-        start += count
-    return l2_normalize(out)
+    # (a tenth of the prepare worker's time with np.add.reduceat: see segment_sums)
+    out = segment_sums(vectors, counts.tolist())
+    out /= np.maximum(counts, 1).astype(np.float32)[:, None]
+    return l2_normalize(out, inplace=True)
 
 
 def additive(encoder: Encoder) -> bool:

@@ -32,7 +32,7 @@ from aligner.align import (
     recenter,
     unrelated_similarities,
 )
-from aligner.encoders.base import Encoder, l2_normalize
+from aligner.encoders.base import Encoder, l2_normalize, segment_sums
 from aligner.langid import UNDETERMINED
 from aligner.resources import CACHE_BYTES
 from aligner.types import Alignment, DocumentPair, PreparedDocument
@@ -159,7 +159,8 @@ def embed_corpus(
         if not batch:
             return
         vectors = encoder.encode(batch)
-        totals = np.add.reduceat(vectors, [start for _, start in runs], axis=0)
+        ends = [start for _, start in runs[1:]] + [len(batch)]
+        totals = segment_sums(vectors, [end - start for (_, start), end in zip(runs, ends)])
         for (doc_id, _), total in zip(runs, totals):
             doc_sums[doc_id] = doc_sums[doc_id] + total if doc_id in doc_sums else total
         batch.clear()

@@ -15,7 +15,7 @@ from aligner.docvec import (
     sentence_lengths,
     window_background,
 )
-from aligner.encoders.base import Encoder
+from aligner.encoders.base import Encoder, segment_sums
 from aligner.encoders.builtin import BuiltinEncoder
 from aligner.prepare import prepare_document
 from aligner.types import Document
@@ -161,3 +161,17 @@ def test_best_match_margin_tells_translations_from_same_topic_reports() -> None:
     top = np.sort(z)
     assert one == pytest.approx(((top[-1] - top[-2]) + z.sum()) / 9, rel=1e-5)
     assert best_match_margin(a[:0], translation, background) == 0.0
+
+
+def test_segment_sums_are_the_sums_of_consecutive_runs() -> None:
+    rng = np.random.default_rng(0)
+    counts = [3, 0, 1, 9, 0]
+    vectors = rng.standard_normal((sum(counts), 16)).astype(np.float32)
+    sums = segment_sums(vectors, counts)
+    assert sums.shape == (5, 16) and sums.dtype == np.float32
+    start = 0
+    for count, total in zip(counts, sums):
+        np.testing.assert_allclose(total, vectors[start : start + count].sum(axis=0), rtol=1e-6)
+        start += count
+    assert not sums[1].any() and not sums[4].any()
+    assert segment_sums(vectors[:0], []).shape == (0, 16)

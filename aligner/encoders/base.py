@@ -67,6 +67,20 @@ def l2_normalize(matrix: np.ndarray, inplace: bool = False) -> np.ndarray:
     return matrix
 
 
+def segment_sums(vectors: np.ndarray, counts: Sequence[int]) -> np.ndarray:
+    """The sums of consecutive runs of `counts` rows (a zero row for a count of 0), float32.
+
+    One sum per run rather than np.add.reduceat: along axis 0 that sums each column on its
+    own, with a row-wide stride (20x slower for 1,000 documents of 9 rows of 4,096)."""
+    out = np.zeros((len(counts), vectors.shape[1]), dtype=np.float32)
+    start = 0
+    for i, count in enumerate(counts):
+        if count:
+            np.sum(vectors[start : start + count], axis=0, out=out[i])
+        start += count
+    return out
+
+
 def sum_windows(features: np.ndarray, max_group: int) -> list[np.ndarray]:
     """Windows of 1..max_group consecutive rows of additive features, each the normalised
     sum of its rows (what encoding the joined texts gives when no feature spans texts)."""
