@@ -114,7 +114,7 @@ class BuiltinEncoder(Encoder):
         size = batch_size or self.batch_size
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(texts), size):
-            out[start : start + size] = self._encode_batch(texts[start : start + size])
+            self._add_batch_features(texts[start : start + size], out[start : start + size])
         return out
 
     def encode_windows(self, texts: Sequence[str], max_group: int) -> list[np.ndarray]:
@@ -167,7 +167,8 @@ class BuiltinEncoder(Encoder):
             previous = word if word != "\n" else ""
         return " ".join(surface), " ".join(skeleton)
 
-    def _encode_batch(self, texts: Sequence[str]) -> np.ndarray:
+    def _add_batch_features(self, texts: Sequence[str], out: np.ndarray) -> None:
+        """Add the feature counts of `texts` to `out`, their (len(texts), dim) rows."""
         joined = "\n".join(t.replace("\n", " ").replace("\r", " ") for t in texts)
         surface, skeleton = self._fold_joined(joined)
         index_parts: list[np.ndarray] = []
@@ -176,14 +177,10 @@ class BuiltinEncoder(Encoder):
         self._ngrams(
             skeleton, self.skeleton_ngram_range, self.skeleton_weight, 2, index_parts, weight_parts
         )
-        size = len(texts) * self.dim
         if index_parts:
-            counts = np.bincount(
-                np.concatenate(index_parts), weights=np.concatenate(weight_parts), minlength=size
-            )
-        else:
-            counts = np.zeros(size)
-        return counts.astype(np.float32).reshape(len(texts), self.dim)
+            # Straight into the float32 rows: a dense float64 bincount of the batch, then
+            # converted and copied, took over a third of the encoder's time (8M cells, 1M hits).
+            np.add.at(out.reshape(-1), np.concatenate(index_parts), np.concatenate(weight_parts))
 
     def _ngrams(
         self,
@@ -223,7 +220,8 @@ class BuiltinEncoder(Encoder):
                 mixed ^= mixed >> np.uint64(33)
                 bucket = (mixed >> (np.uint64(64) - self._bits)).astype(np.int64)
                 index_parts.append(rows[:m][valid].astype(np.int64) * self.dim + bucket)
-                weight_parts.append(np.where(mixed & np.uint64(1), weight, -weight))
+                sign = (mixed & np.uint64(1)).astype(bool)
+                weight_parts.append(np.where(sign, np.float32(weight), np.float32(-weight)))
 
 
 _TABLE_SIZE = 0x30000
