@@ -418,3 +418,30 @@ def _trace_back(
 def _link_score(z: float, params: AlignParams) -> float:
     """A confidence in [0, 1]: 0.5 at the link threshold, rising with the margin."""
     return float(1.0 / (1.0 + np.exp(-(z - params.threshold))))
+
+
+def best_match_margin(
+    a_vectors: np.ndarray, b_vectors: np.ndarray, background: Background
+) -> float:
+    """How distinct each sentence's best counterpart in the other document is: the mean,
+    over the sentences of both, of the z-score of the best counterpart minus that of the
+    second best (0, an unrelated sentence's, when there is none).
+
+    A translation's sentences each have one counterpart far above the rest; two reports
+    on one topic (unrelated COVID-19 sentences, say) have many similar sentences and no
+    distinct one, even where alignment finds a plausible monotone path through them (the
+    margin criterion of LASER-style mining, per sentence)."""
+    if not len(a_vectors) or not len(b_vectors):
+        return 0.0
+    mean, std = background.stats(1, 1)
+    z = (a_vectors @ b_vectors.T - mean) / std
+    gaps = [_top_two_gap(z), _top_two_gap(z.T)]
+    return float(np.concatenate(gaps).mean())
+
+
+def _top_two_gap(z: np.ndarray) -> np.ndarray:
+    """Per row: best minus second-best value (minus 0 for a single column)."""
+    if z.shape[1] == 1:
+        return z[:, 0]
+    top = np.partition(z, z.shape[1] - 2, axis=1)[:, -2:]
+    return top[:, 1] - top[:, 0]

@@ -143,6 +143,13 @@ def matching_options(command: F) -> F:
         show_default=True, help="Nearest documents checked per document.",
     )(command)  # fmt: skip
     command = click.option(
+        "--pair-margin", type=click.FloatRange(0.0), default=MatchParams.min_margin,
+        show_default=True,
+        help=f"How distinct, below a same-event score of {MatchParams.distinct_below:g}, a "
+        "pair's sentence counterparts must be (mean z-score gap between each sentence's best "
+        "and second-best counterpart); rejects same-topic reports of other events. 0: off.",
+    )(command)  # fmt: skip
+    command = click.option(
         "--min-pair-score", type=float, default=MatchParams.min_score, show_default=True,
         help="Same-event score a document pair needs to be accepted.",
     )(command)  # fmt: skip
@@ -266,6 +273,7 @@ def match(
     src_lang: str | None,
     tgt_lang: str | None,
     min_pair_score: float,
+    pair_margin: float,
     candidates: int,
     fmt: str | None,
     min_score: float,
@@ -302,7 +310,7 @@ def match(
     _check_folders(output, pairs_path, html_path)  # before hours of work, not after
     docs = api.load_documents(inputs, skip_bad=skip_bad, warn=warn)
     encoder = load_encoder(model, device=device, batch_size=batch_size)
-    params = MatchParams(min_score=min_pair_score, candidates=candidates)
+    params = MatchParams(min_score=min_pair_score, min_margin=pair_margin, candidates=candidates)
     result = api.match(docs, encoder, src_lang, tgt_lang, index=index_dir, params=params)
     warn_empty(result.documents)
     # Names Moses files when no segment was found: the language pair that was matched.
@@ -413,6 +421,7 @@ def report(
     src_lang: str | None,
     tgt_lang: str | None,
     min_pair_score: float,
+    pair_margin: float,
     candidates: int,
     model: str,
     device: str | None,
@@ -433,7 +442,7 @@ def report(
     _check_folders(output)
     docs = api.load_documents(inputs, skip_bad=skip_bad, warn=warn)
     encoder = load_encoder(model, device=device, batch_size=batch_size)
-    params = MatchParams(min_score=min_pair_score, candidates=candidates)
+    params = MatchParams(min_score=min_pair_score, min_margin=pair_margin, candidates=candidates)
     result = api.match(docs, encoder, src_lang, tgt_lang, params=params)
     _write_report(result, output, min_score, _run_meta(inputs, model, len(docs), len(result.pairs)))
     segments = sum(len(a.links) for a in result.alignments)

@@ -37,13 +37,13 @@ from aligner.align import (
     AlignParams,
     Background,
     SideEmbeddings,
+    best_match_margin,
     embed_side,
     recenter,
     side_from_windows,
 )
 from aligner.docvec import (
     additive,
-    best_match_margin,
     coverage_many,
     language_centers,
     prepared_from_texts,

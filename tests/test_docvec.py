@@ -6,9 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aligner.align import AlignParams, embed_side
+from aligner.align import AlignParams, best_match_margin, embed_side
 from aligner.docvec import (
-    best_match_margin,
     coverage_many,
     fit_projection,
     sentence_coverage,
