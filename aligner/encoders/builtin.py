@@ -220,7 +220,7 @@ class BuiltinEncoder(Encoder):
                 mixed ^= mixed >> np.uint64(33)
                 bucket = (mixed >> (np.uint64(64) - self._bits)).astype(np.int64)
                 index_parts.append(rows[:m][valid].astype(np.int64) * self.dim + bucket)
-                sign = (mixed & np.uint64(1)).astype(bool)
+                sign = mixed & np.uint64(1)
                 weight_parts.append(np.where(sign, np.float32(weight), np.float32(-weight)))
 
 
