@@ -17,9 +17,18 @@ from aligner.align import AlignParams
 from aligner.dedup import DedupParams
 from aligner.encoders import load_encoder
 from aligner.errors import EXIT_FAILURE, EXIT_INTERRUPTED, AlignerError, InputError
-from aligner.export import atomic_output, check_output_path, write_pairs_tsv
-from aligner.formats import FORMATS, filter_links, format_for, write_parallel
+from aligner.export import atomic_output, write_pairs_tsv
+from aligner.formats import (
+    FORMATS,
+    filter_links,
+    format_for,
+    moses_pair,
+    moses_paths,
+    write_parallel,
+)
 from aligner.match import MatchParams, language_pairs
+from aligner.outputs import PathClash, check_outputs
+from aligner.prepare import prepare_documents
 from aligner.readers import ReadOptions, read_text_file
 from aligner.report import render_report, review_pairs
 from aligner.types import Document, PreparedDocument
@@ -162,10 +171,43 @@ def matching_options(command: F) -> F:
     return command
 
 
-def _check_folders(*paths: str | None) -> None:
-    """Fail before any work when an output cannot be written (not after minutes of it)."""
-    for path in paths:
-        check_output_path(path)
+Paths = list[tuple[str, str | None]]  # (option, path) pairs
+
+
+def _check_outputs(
+    outputs: Paths, inputs: tuple[str, ...] = (), indexes: Paths | None = None
+) -> None:
+    """Fail before any work (not after minutes of it) when an output cannot be written
+    (exit 1), or would overwrite an input, another output or a file of an index in use: a
+    usage error (exit 2) naming the option."""
+    try:
+        check_outputs(outputs, inputs, indexes or [])
+    except PathClash as clash:
+        ctx = click.get_current_context()
+        param = next((p for p in ctx.command.params if clash.option in p.opts), None)
+        raise click.BadParameter(clash.message, ctx=ctx, param=param) from None
+
+
+def _corpus_files(output: str, fmt: str, langs: tuple[str, str] | None = None) -> Paths:
+    """The files `-o` names: itself, or for Moses NAME.ids, and NAME.<src> and NAME.<tgt>
+    once the languages are known. Moses output to standard output is a usage error."""
+    if fmt == "moses":
+        if output == "-":
+            raise click.UsageError(
+                "--format moses writes three files: give their common name with -o NAME"
+            )
+        files = moses_paths(output, *langs) if langs else [f"{output}.ids"]
+        return [("--output", str(f)) for f in files]
+    return [("--output", output)]
+
+
+def _moses_languages(pairs: list[tuple[str, str]]) -> tuple[str, str]:
+    """The language pair of a Moses corpus, known before the encoder runs: several pairs
+    (or none) is a usage error, not a failure after all the work."""
+    try:
+        return moses_pair(pairs)
+    except AlignerError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def _summary(
@@ -305,16 +347,22 @@ def match(
       aligner match fixtures/seeds/ --format moses -o corpus --min-score 0.7
       cat news.jsonl | aligner match - --model sentence-transformers/LaBSE
     """
-    if pairs_path and output != "-" and Path(pairs_path).resolve() == Path(output).resolve():
-        raise click.BadParameter("must not be the --output file", param_hint="--pairs")
-    _check_folders(output, pairs_path, html_path)  # before hours of work, not after
+    fmt = format_for(output, fmt)
+    others: Paths = [("--pairs", pairs_path), ("--html", html_path)]
+    indexes: Paths = [("--index", index_dir)]
+    # before hours of work, not after
+    _check_outputs(_corpus_files(output, fmt) + others, inputs, indexes)
     docs = api.load_documents(inputs, skip_bad=skip_bad, warn=warn)
+    prepared = prepare_documents(docs)
+    # The language pairs to match; they also name the Moses files when no segment is found.
+    matched = language_pairs(prepared, src_lang, tgt_lang)
+    if fmt == "moses":
+        langs = _moses_languages(matched)
+        _check_outputs(_corpus_files(output, fmt, langs) + others, inputs, indexes)
     encoder = load_encoder(model, device=device, batch_size=batch_size)
     params = MatchParams(min_score=min_pair_score, min_margin=pair_margin, candidates=candidates)
-    result = api.match(docs, encoder, src_lang, tgt_lang, index=index_dir, params=params)
+    result = api.match(prepared, encoder, src_lang, tgt_lang, index=index_dir, params=params)
     warn_empty(result.documents)
-    # Names Moses files when no segment was found: the language pair that was matched.
-    matched = language_pairs(result.documents, src_lang, tgt_lang)
     meta = _run_meta(inputs, model, len(docs), len(result.pairs))
     written, filtered = _write_outputs(
         result, output, fmt, min_score, html_path, matched[0] if matched else None, meta
@@ -365,21 +413,28 @@ def align(
     """
     from dataclasses import replace
 
-    _check_folders(output, html_path)
+    fmt = format_for(output, fmt)
+    inputs = (file_a, file_b)
+    others: Paths = [("--html", html_path)]
+    _check_outputs(_corpus_files(output, fmt) + others, inputs)
     options = ReadOptions(skip_bad=skip_bad, warn=warn)
     doc_a = _read_or_skip(Path(file_a), options)
     doc_b = _read_or_skip(Path(file_b), options)
     if doc_a is None or doc_b is None:
         # --skip-bad: nothing to align, but a well-formed (empty) output all the same
-        write_parallel([], output, format_for(output, fmt), None)
+        write_parallel([], output, fmt, None)
         warn("nothing aligned: an input was skipped")
         return
     if doc_a.id == doc_b.id:
         doc_b = replace(doc_b, id=doc_b.id + "#2")
     doc_a = replace(doc_a, lang=src_lang) if src_lang else doc_a
     doc_b = replace(doc_b, lang=tgt_lang) if tgt_lang else doc_b
+    prepared = prepare_documents([doc_a, doc_b])
+    if fmt == "moses":
+        langs = _moses_languages([(prepared[0].lang, prepared[1].lang)])
+        _check_outputs(_corpus_files(output, fmt, langs) + others, inputs)
     encoder = load_encoder(model, device=device, batch_size=batch_size)
-    result = api.align_pair(doc_a, doc_b, encoder, AlignParams())
+    result = api.align_pair(prepared[0], prepared[1], encoder, AlignParams())
     src, tgt = result.documents
     warn_empty([src, tgt])
     meta = _run_meta((file_a, file_b), model, 2, 1)
@@ -439,7 +494,7 @@ def report(
     Example:
       aligner report fixtures/seeds/ -o report.html
     """
-    _check_folders(output)
+    _check_outputs([("--output", output)], inputs)
     docs = api.load_documents(inputs, skip_bad=skip_bad, warn=warn)
     encoder = load_encoder(model, device=device, batch_size=batch_size)
     params = MatchParams(min_score=min_pair_score, min_margin=pair_margin, candidates=candidates)
@@ -856,8 +911,8 @@ def dedup(
     from dataclasses import replace
 
     from aligner import dedup as dedup_module
-    from aligner.export import atomic_output
 
+    _check_outputs([("--output", output), ("--keep", keep_path)], inputs, [("--index", index_dir)])
     encoder = load_encoder(model, device=device, batch_size=batch_size)
     params = replace(
         DedupParams(),

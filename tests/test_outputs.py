@@ -7,6 +7,7 @@ made with mknod under tmp_path (never the machine's /dev/null)."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import threading
@@ -15,8 +16,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from aligner import api
 from aligner.cli import main
-from aligner.export import output_target
+from aligner.errors import AlignerError
+from aligner.export import check_output_path, output_target
 
 FA_DOC, AR_DOC = "001_2ad9410abe4922a4", "004_e5f69c90d0bd1dfa"  # the one seed pair
 
@@ -173,3 +176,174 @@ def test_output_target_decides_rename_or_write_through(tmp_path):
     (tmp_path / "loop").symlink_to("loop")
     with pytest.raises(Exception, match="symbolic links"):
         output_target(tmp_path / "loop")
+
+
+# -- outputs that would destroy an input, another output or an index: refused, exit 2 -----
+
+
+@pytest.fixture
+def archive(seeds_dir, tmp_path) -> Path:
+    """The seed reports as one JSONL archive."""
+    path = tmp_path / "archive.jsonl"
+    lines = [
+        json.dumps({"id": p.stem, "text": p.read_text(encoding="utf-8")}, ensure_ascii=False)
+        for p in sorted(seeds_dir.glob("*.txt"))
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Fail the test if documents are read: a clash must be refused before any work."""
+
+    def never(*args, **kwargs):
+        raise AssertionError("the command started working before refusing its outputs")
+
+    monkeypatch.setattr(api, "load_documents", never)
+    monkeypatch.setattr("aligner.cli.load_encoder", never)
+
+
+def refused(option: str, *args: str | Path) -> str:
+    result = cli(*args)
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for {option}" in result.output and "Traceback" not in result.output
+    return result.output
+
+
+def test_an_output_that_is_the_input_is_refused(archive, tmp_path, no_work):
+    before = archive.read_bytes()
+    message = refused("'-o' / '--output'", "match", archive, "-o", archive)
+    assert "would destroy the input" in message
+    refused("'--html'", "match", archive, "--html", archive)
+    refused("'-o' / '--output'", "report", archive, "-o", archive)
+    refused("'--keep'", "dedup", archive, "--keep", archive)
+    refused("'-o' / '--output'", "dedup", archive, "-o", archive)
+    hard = tmp_path / "hard.tsv"  # another name for the same file
+    os.link(archive, hard)
+    assert str(archive) in refused("'--pairs'", "match", archive, "--pairs", hard)
+    link = tmp_path / "link.tsv"
+    link.symlink_to(archive)
+    refused("'-o' / '--output'", "match", archive, "-o", link)
+    assert archive.read_bytes() == before
+
+
+def test_an_output_inside_an_input_folder_is_refused(seeds_dir, tmp_path, no_work):
+    folder = tmp_path / "news"
+    (folder / "fa").mkdir(parents=True)
+    for path in seeds_dir.glob("*.txt"):
+        (folder / "fa" / path.name).write_bytes(path.read_bytes())
+    fa, ar = folder / "fa" / f"{FA_DOC}.txt", folder / "fa" / f"{AR_DOC}.txt"
+    before = fa.read_bytes()
+    assert "input folder" in refused("'-o' / '--output'", "match", folder, "-o", fa)
+    refused("'--html'", "match", folder, "-o", tmp_path / "ok.tsv", "--html", fa)
+    refused("'-o' / '--output'", "align", fa, ar, "-o", ar)
+    assert fa.read_bytes() == before and not (tmp_path / "ok.tsv").exists()
+
+
+def test_two_outputs_that_are_one_file_are_refused(archive, tmp_path, no_work):
+    out = tmp_path / "out.tsv"
+    link = tmp_path / "link.tsv"
+    link.symlink_to(out)  # dangling: out.tsv does not exist yet
+    assert "--output" in refused("'--pairs'", "match", archive, "-o", out, "--pairs", link)
+    out.write_text("previous\n")
+    refused("'--pairs'", "match", archive, "-o", link, "--pairs", out)
+    refused("'--keep'", "dedup", archive, "-o", out, "--keep", link)
+    assert out.read_text() == "previous\n"
+
+
+def test_an_output_inside_the_index_folder_is_refused(archive, tmp_path):
+    index = tmp_path / "index"
+    ok("match", archive, "--index", index, "-o", tmp_path / "out.tsv")
+    files = {p.name: p.read_bytes() for p in index.iterdir()}
+    manifest = index / "manifest.json"
+    message = refused("'-o' / '--output'", "match", archive, "--index", index, "-o", manifest)
+    assert "inside the --index folder" in message
+    refused("'--pairs'", "match", archive, "--index", index, "--pairs", index / "new.tsv")
+    store = tmp_path / "store"
+    ok("index", "add", archive, "--index", store, "--quiet")
+    refused("'--keep'", "dedup", archive, "--index", store, "--keep", store / "kept.jsonl")
+    hard = tmp_path / "hard.json"
+    os.link(manifest, hard)
+    assert "a file of the --index folder" in refused(
+        "'-o' / '--output'", "match", archive, "--index", index, "-o", hard
+    )
+    assert {p.name: p.read_bytes() for p in index.iterdir()} == files
+
+
+def test_a_moses_file_that_is_an_input_is_refused_before_matching(seeds_dir, tmp_path, monkeypatch):
+    fa = tmp_path / "corpus.fa"  # NAME.fa for -o corpus: known once the languages are
+    fa.write_bytes((seeds_dir / f"{FA_DOC}.txt").read_bytes())
+    ar = seeds_dir / f"{AR_DOC}.txt"
+
+    def never(*args, **kwargs):
+        raise AssertionError("matched before refusing the output")
+
+    monkeypatch.setattr("aligner.cli.load_encoder", never)
+    args = ("--format", "moses", "-o", tmp_path / "corpus")
+    assert "corpus.fa" in refused("'-o' / '--output'", "match", fa, ar, *args)
+    refused("'-o' / '--output'", "align", fa, ar, *args)
+    assert fa.read_bytes() == (seeds_dir / f"{FA_DOC}.txt").read_bytes()
+
+
+def test_special_and_standard_outputs_are_not_clashes(seeds_dir, tmp_path):
+    null = char_device(tmp_path / "null")
+    ok("match", seeds_dir, "-o", null, "--pairs", null, "--html", null)
+    ok("dedup", seeds_dir, "-o", "-", "--keep", null, "--quiet")
+    assert is_char_device(null) and len(list(tmp_path.iterdir())) == 1
+
+
+def test_check_output_path_accepts_a_writable_special_file_in_a_read_only_folder(
+    tmp_path, monkeypatch
+):
+    os.mkfifo(tmp_path / "fifo")
+    real_access = os.access
+    # as if tmp_path were read-only (root passes every access check)
+    monkeypatch.setattr(
+        "aligner.export.os.access",
+        lambda path, mode: not Path(path).is_dir() and real_access(path, mode),
+    )
+    assert check_output_path(tmp_path / "fifo") is not None
+    with pytest.raises(AlignerError, match="not writable"):
+        check_output_path(tmp_path / "new.tsv")
+
+
+# -- Moses usage errors: before the run, exit 2 ----------------------------------------------
+
+
+def test_moses_to_standard_output_is_a_usage_error_before_any_work(seeds_dir, no_work):
+    for args in (("match", seeds_dir), ("match", seeds_dir, "-o", "-")):
+        result = cli(*args, "--format", "moses")
+        assert result.exit_code == 2 and "-o NAME" in result.output, result.output
+    fa, ar = seeds_dir / f"{FA_DOC}.txt", seeds_dir / f"{AR_DOC}.txt"
+    result = cli("align", fa, ar, "--format", "moses")
+    assert result.exit_code == 2 and "-o NAME" in result.output, result.output
+
+
+def test_moses_with_several_language_pairs_is_a_usage_error_before_matching(
+    archive, tmp_path, monkeypatch
+):
+    english = tmp_path / "en.jsonl"
+    english.write_text(json.dumps({"id": "en1", "text": "Presidents spoke.", "lang": "en"}) + "\n")
+
+    def never(*args, **kwargs):
+        raise AssertionError("the encoder was loaded before the usage error")
+
+    monkeypatch.setattr("aligner.cli.load_encoder", never)
+    result = cli("match", archive, english, "--format", "moses", "-o", tmp_path / "corpus")
+    assert result.exit_code == 2, result.output
+    assert "exactly one language pair (found: ar-en, fa-ar, fa-en)" in result.output
+    assert "--src-lang" in result.output and list(tmp_path.glob("corpus*")) == []
+    fa, ar = (tmp_path / "a.txt", tmp_path / "b.txt")
+    fa.write_text("سلام دنیا.", encoding="utf-8")
+    ar.write_text("سلام دنیا.", encoding="utf-8")
+    result = cli("align", fa, ar, "--format", "moses", "-o", tmp_path / "corpus")
+    assert result.exit_code == 2 and "two different languages" in result.output, result.output
+    monkeypatch.undo()
+    ok("match", archive, english, "--format", "moses", "-o", tmp_path / "corpus",
+       "--src-lang", "fa", "--tgt-lang", "ar")  # fmt: skip
+    assert sorted(p.name for p in tmp_path.glob("corpus*")) == [
+        "corpus.ar",
+        "corpus.fa",
+        "corpus.ids",
+    ]
