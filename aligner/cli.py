@@ -50,6 +50,16 @@ def warn(message: str) -> None:
     click.echo(f"aligner: warning: {_one_line(message)}", err=True)
 
 
+def _skip_bad_hint(error: AlignerError) -> str:
+    """A bad input stopped a command that could have skipped it: say how."""
+    if not isinstance(error, InputError):
+        return ""
+    context = click.get_current_context(silent=True)
+    if context is None or context.params.get("skip_bad", True):  # no such option, or given
+        return ""
+    return " (use --skip-bad to skip it)"
+
+
 def handle_errors(command: F) -> F:
     """Turn every error into one clear line and a non-zero exit (see docs/errors.md); a
     traceback only with --debug."""
@@ -62,7 +72,7 @@ def handle_errors(command: F) -> F:
         except AlignerError as exc:
             if debug:
                 raise
-            _fail(str(exc), exc.exit_code)
+            _fail(str(exc) + _skip_bad_hint(exc), exc.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise  # click reports these itself (usage errors: exit 2)
         except BrokenPipeError:

@@ -347,3 +347,32 @@ def test_moses_with_several_language_pairs_is_a_usage_error_before_matching(
         "corpus.fa",
         "corpus.ids",
     ]
+
+
+# -- a bad input names --skip-bad where the command has it -----------------------------------
+
+HINT = "(use --skip-bad to skip it)"
+
+
+def error_line(result, code: int) -> str:
+    assert result.exit_code == code, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("aligner: error:")]
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+def test_a_bad_input_error_ends_with_the_skip_bad_hint(archive, seeds_dir, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "text": "x"}\n{"id": oops}\n', encoding="utf-8")
+    for command in ("match", "report"):
+        line = error_line(cli(command, bad, "-o", tmp_path / "out"), 4)
+        assert "bad.jsonl:2: malformed JSON" in line and line.endswith(HINT)
+    assert error_line(cli("match", archive, archive), 4).endswith(HINT)  # duplicate ids
+    line = error_line(cli("align", seeds_dir / f"{FA_DOC}.txt", tmp_path / "missing.txt"), 4)
+    assert "no such file" in line and line.endswith(HINT)
+    ok("match", bad, "--skip-bad")  # the hint's advice works
+    # no hint where there is no --skip-bad to use
+    assert HINT not in error_line(cli("dedup", bad, "--quiet"), 4)
+    assert HINT not in error_line(cli("score", "--gold", bad, "--pred", tmp_path / "none"), 4)
+    # nor on errors that are not about the input
+    assert HINT not in error_line(cli("match", archive, "-o", tmp_path / "no" / "out.tsv"), 1)
