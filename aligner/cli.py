@@ -162,6 +162,16 @@ def matching_options(command: F) -> F:
     return command
 
 
+def _check_language_pair(src_lang: str | None, tgt_lang: str | None) -> None:
+    """Matching pairs documents across two languages: one language on both sides would pair
+    every document with itself."""
+    if src_lang and tgt_lang and src_lang.lower() == tgt_lang.lower():
+        raise click.UsageError(
+            f"--src-lang and --tgt-lang are both {src_lang!r}: matching pairs documents across "
+            "two languages; for same-language duplicates use `aligner dedup`"
+        )
+
+
 def _check_folders(*paths: str | None) -> None:
     """Fail before any work when an output cannot be written (not after minutes of it)."""
     for path in paths:
@@ -307,6 +317,7 @@ def match(
     """
     if pairs_path and output != "-" and Path(pairs_path).resolve() == Path(output).resolve():
         raise click.BadParameter("must not be the --output file", param_hint="--pairs")
+    _check_language_pair(src_lang, tgt_lang)
     _check_folders(output, pairs_path, html_path)  # before hours of work, not after
     docs = api.load_documents(inputs, skip_bad=skip_bad, warn=warn)
     encoder = load_encoder(model, device=device, batch_size=batch_size)
@@ -439,6 +450,7 @@ def report(
     Example:
       aligner report fixtures/seeds/ -o report.html
     """
+    _check_language_pair(src_lang, tgt_lang)
     _check_folders(output)
     docs = api.load_documents(inputs, skip_bad=skip_bad, warn=warn)
     encoder = load_encoder(model, device=device, batch_size=batch_size)
