@@ -16,13 +16,13 @@ from aligner import api
 from aligner.align import AlignParams
 from aligner.dedup import DedupParams
 from aligner.encoders import load_encoder
-from aligner.errors import EXIT_FAILURE, EXIT_INTERRUPTED, AlignerError, InputError
+from aligner.errors import EXIT_FAILURE, EXIT_INTERRUPTED, AlignerError
 from aligner.export import atomic_output, check_output_path, write_pairs_tsv
 from aligner.formats import FORMATS, filter_links, format_for, write_parallel
 from aligner.match import MatchParams, language_pairs
-from aligner.readers import ReadOptions, read_text_file
+from aligner.readers import ReadOptions, read_single_document, read_text_file
 from aligner.report import render_report, review_pairs
-from aligner.types import Document, PreparedDocument
+from aligner.types import PreparedDocument
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -336,8 +336,8 @@ def match(
 
 
 @main.command()
-@click.argument("file_a", type=click.Path(dir_okay=False))
-@click.argument("file_b", type=click.Path(dir_okay=False))
+@click.argument("file_a")
+@click.argument("file_b")
 @click.option(
     "-o",
     "--output",
@@ -367,6 +367,9 @@ def align(
 ) -> None:
     """Sentence-align two documents that translate each other (no matching step).
 
+    FILE_A and FILE_B are each one document, read as `aligner match` reads its inputs: a
+    text file, a folder with exactly one .txt below it, or a .jsonl/.csv/.tsv file with
+    exactly one record (whose lang is used unless --src-lang/--tgt-lang say otherwise).
     Writes the same columns and formats as `aligner match`.
 
     \b
@@ -378,8 +381,8 @@ def align(
 
     _check_folders(output, html_path)
     options = ReadOptions(skip_bad=skip_bad, warn=warn)
-    doc_a = _read_or_skip(Path(file_a), options)
-    doc_b = _read_or_skip(Path(file_b), options)
+    doc_a = read_single_document(file_a, options)
+    doc_b = read_single_document(file_b, options)
     if doc_a is None or doc_b is None:
         # --skip-bad: nothing to align, but a well-formed (empty) output all the same
         write_parallel([], output, format_for(output, fmt), None)
@@ -463,14 +466,6 @@ def report(
         f"{segments} segments shown; review page written to {output}",
         err=True,
     )
-
-
-def _read_or_skip(path: Path, options: ReadOptions) -> Document | None:
-    try:
-        return read_text_file(path)
-    except InputError as error:
-        options.problem(error)  # raises unless --skip-bad
-        return None
 
 
 @main.command()
