@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,8 +21,10 @@ from aligner.encoders import load_encoder
 from aligner.errors import EXIT_FAILURE, EXIT_INTERRUPTED, AlignerError
 from aligner.export import atomic_output, check_output_path, write_pairs_tsv
 from aligner.formats import FORMATS, filter_links, format_for, write_parallel
+from aligner.langid import UNDETERMINED
 from aligner.match import MatchParams, language_pairs
-from aligner.readers import ReadOptions, read_single_document, read_text_file
+from aligner.prepare import prepare_documents
+from aligner.readers import ReadOptions, read_single_document
 from aligner.report import render_report, review_pairs
 from aligner.types import PreparedDocument
 
@@ -101,6 +105,58 @@ def warn_empty(docs: list[PreparedDocument]) -> None:
         )
 
 
+def _inputs_text(inputs: tuple[str, ...]) -> str:
+    return ", ".join("standard input" if i == "-" else i for i in inputs)
+
+
+def warn_no_documents(inputs: tuple[str, ...]) -> None:
+    warn(f"no documents found in {_inputs_text(inputs)}")
+
+
+def warn_languages(
+    inputs: tuple[str, ...],
+    docs: list[PreparedDocument],
+    src_lang: str | None,
+    tgt_lang: str | None,
+) -> None:
+    """Say why matching cannot find a pair when the languages read make it impossible: no
+    documents, a --src-lang/--tgt-lang that no document has, or one language only."""
+    if not docs:
+        warn_no_documents(inputs)
+        return
+    counts = Counter(d.lang for d in docs)
+    present = ", ".join(f"{lang} ({n})" for lang, n in counts.most_common())
+    absent = [
+        f"--{side}-lang {lang}"
+        for side, lang in (("src", src_lang), ("tgt", tgt_lang))
+        if lang and lang not in counts
+    ]
+    if absent:
+        warn(f"{' and '.join(absent)}: no document in that language; languages read: {present}")
+        return
+    languages = [lang for lang in counts if lang != UNDETERMINED]
+    if len(languages) == 1:
+        lang, n = languages[0], counts[languages[0]]
+        if n < len(docs):
+            which = f"the {_plural(n, 'document')} of known language (of {len(docs):,}) are"
+        else:
+            which = {1: "the only document is", 2: "both documents are"}.get(
+                n, f"all {n:,} documents are"
+            )
+        warn(
+            f"{which} in {lang}: match pairs documents across languages; for same-language "
+            "duplicates use `aligner dedup`"
+        )
+    elif not languages:
+        warn(f"the language of none of the {_plural(len(docs), 'document')} could be "
+             "determined: nothing to match")  # fmt: skip
+
+
+def _plural(count: int, noun: str, plural: str | None = None) -> str:
+    """ "1 pair", "2 pairs", "1,000 documents"."""
+    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
+
+
 def model_options(command: F) -> F:
     command = click.option(
         "--batch-size", type=click.IntRange(1), default=None,
@@ -150,7 +206,8 @@ def matching_options(command: F) -> F:
         "and second-best counterpart); rejects same-topic reports of other events. 0: off.",
     )(command)  # fmt: skip
     command = click.option(
-        "--min-pair-score", type=float, default=MatchParams.min_score, show_default=True,
+        "--min-pair-score", type=click.FloatRange(0.0, 1.0), default=MatchParams.min_score,
+        show_default=True,
         help="Same-event score a document pair needs to be accepted.",
     )(command)  # fmt: skip
     command = click.option(
@@ -320,9 +377,11 @@ def match(
     _check_language_pair(src_lang, tgt_lang)
     _check_folders(output, pairs_path, html_path)  # before hours of work, not after
     docs = api.load_documents(inputs, skip_bad=skip_bad, warn=warn)
+    prepared = prepare_documents(docs)
+    warn_languages(inputs, prepared, src_lang, tgt_lang)
     encoder = load_encoder(model, device=device, batch_size=batch_size)
     params = MatchParams(min_score=min_pair_score, min_margin=pair_margin, candidates=candidates)
-    result = api.match(docs, encoder, src_lang, tgt_lang, index=index_dir, params=params)
+    result = api.match(prepared, encoder, src_lang, tgt_lang, index=index_dir, params=params)
     warn_empty(result.documents)
     # Names Moses files when no segment was found: the language pair that was matched.
     matched = language_pairs(result.documents, src_lang, tgt_lang)
@@ -456,9 +515,11 @@ def report(
     _check_language_pair(src_lang, tgt_lang)
     _check_folders(output)
     docs = api.load_documents(inputs, skip_bad=skip_bad, warn=warn)
+    prepared = prepare_documents(docs)
+    warn_languages(inputs, prepared, src_lang, tgt_lang)
     encoder = load_encoder(model, device=device, batch_size=batch_size)
     params = MatchParams(min_score=min_pair_score, min_margin=pair_margin, candidates=candidates)
-    result = api.match(docs, encoder, src_lang, tgt_lang, params=params)
+    result = api.match(prepared, encoder, src_lang, tgt_lang, params=params)
     _write_report(result, output, min_score, _run_meta(inputs, model, len(docs), len(result.pairs)))
     segments = sum(len(a.links) for a in result.alignments)
     click.echo(
@@ -692,6 +753,8 @@ def index_add(
         stats = add_documents(
             list(inputs), store, encoder, chunk_size, not quiet, cache_every_s=cache_every
         )
+    if not stats.documents:
+        warn_no_documents(inputs)
     if not quiet:
         rate = stats.documents / stats.seconds if stats.seconds else 0.0
         langs = ", ".join(f"{k} {v:,}" for k, v in stats.languages.items())
@@ -733,6 +796,10 @@ def index_info(index_dir: str) -> None:
 @click.option("-k", type=click.IntRange(1), default=10, show_default=True, help="Hits to show.")
 @click.option("--lang", default=None, help="Only search documents of this language.")
 @click.option("--query-lang", default=None, help="Language of the query (default: detected).")
+@click.option(
+    "--text", "as_text", is_flag=True,
+    help="QUERY is the text to search for, even when it looks like a file name.",
+)  # fmt: skip
 @model_options
 @handle_errors
 def index_search(
@@ -741,25 +808,29 @@ def index_search(
     k: int,
     lang: str | None,
     query_lang: str | None,
+    as_text: bool,
     model: str,
     device: str | None,
     batch_size: int | None,
 ) -> None:
-    """Find the indexed documents nearest to QUERY (a text, or the path of a text file).
-    Prints TSV: rank, doc_id, lang, score, title."""
-    from pathlib import Path
+    """Find the indexed documents nearest to QUERY: a text, or the path of a file holding one
+    document (read as `aligner match` reads it: a .txt, or a .jsonl/.csv/.tsv with one
+    record). Prints TSV: rank, doc_id, lang, score, title.
+
+    A QUERY that looks like a file name (it ends in .txt, .jsonl, .csv or .tsv, or holds a
+    '/' and no space) but names no file is a usage error, not a search for that name: give
+    --text to search for it as text.
+    """
+    from dataclasses import replace
 
     from aligner.prepare import prepare_document
     from aligner.store import ArchiveStore
     from aligner.types import Document
 
-    try:
-        is_file = len(query) < 4096 and Path(query).is_file()
-    except OSError:  # a long text is not a file name ("File name too long")
-        is_file = False
-    doc = read_text_file(Path(query)) if is_file else Document("query", query)
+    path = None if as_text else _query_path(query)
+    doc = (read_single_document(path) if path else None) or Document("query", query)
     if query_lang:
-        doc = Document(doc.id, doc.text, query_lang)
+        doc = replace(doc, lang=query_lang)
     encoder = load_encoder(model, device=device, batch_size=batch_size)
     with ArchiveStore.open(index_dir, encoder.identity) as store:
         prepared = prepare_document(doc, remove_titles=False)
@@ -782,6 +853,43 @@ def index_search(
         click.echo(f"{rank}\t{info[row].id}\t{info[row].lang}\t{score:.4f}\t{title}")
 
 
+_FILE_SUFFIXES = (".txt", ".jsonl", ".ndjson", ".csv", ".tsv")
+# A path without one of those suffixes: ASCII letters, digits and path punctuation only, so
+# that a date (1404/05/12) or two words joined by a slash (ایران/روسیه) stay texts.
+_PATH_LIKE = re.compile(r"[A-Za-z0-9._~\\/-]*[A-Za-z][A-Za-z0-9._~\\/-]*")
+
+
+def _query_path(query: str) -> Path | None:
+    """The file `index search` reads QUERY from, or None to search for QUERY as text. A
+    QUERY shaped like a file name (no white space, and a known suffix, or a '/' among ASCII
+    letters, digits and path punctuation) that names no file is a mistyped path: searching
+    for its letters would give scores near 0 and no hint."""
+    text = query.strip()
+    if not text or len(text) > 4096 or any(c.isspace() for c in text) or "://" in text:
+        return None  # a text, or a web address
+    path = Path(os.path.expanduser(text))
+    try:
+        if path.is_file():
+            return path
+        exists, is_dir = path.exists(), path.is_dir()
+    except OSError:  # e.g. "File name too long": not a file name
+        return None
+    if is_dir:
+        raise click.BadParameter(
+            f"{query!r} is a folder; give a text, or one file", param_hint="QUERY"
+        )
+    looks_like_path = text.lower().endswith(_FILE_SUFFIXES) or (
+        ("/" in text or os.sep in text) and _PATH_LIKE.fullmatch(text) is not None
+    )
+    if looks_like_path and not exists:
+        raise click.BadParameter(
+            f"{query!r} looks like a file name, but there is no such file; to search for "
+            "this text itself, add --text",
+            param_hint="QUERY",
+        )
+    return None
+
+
 @main.command()
 @click.argument("inputs", nargs=-1, required=True)
 @click.option(
@@ -799,11 +907,13 @@ def index_search(
     "temporary index, removed at the end).",
 )  # fmt: skip
 @click.option(
-    "--duplicate-score", type=float, default=DedupParams.duplicate_score, show_default=True,
+    "--duplicate-score", type=click.FloatRange(0.0, 1.0), default=DedupParams.duplicate_score,
+    show_default=True,
     help="Same-event score a same-language near copy needs.",
 )  # fmt: skip
 @click.option(
-    "--translation-score", type=float, default=DedupParams.translation_score,
+    "--translation-score", type=click.FloatRange(0.0, 1.0),
+    default=DedupParams.translation_score,
     show_default=True, help="Same-event score a translation needs.",
 )  # fmt: skip
 @click.option(
@@ -887,6 +997,8 @@ def dedup(
             if keep_path:
                 with atomic_output(keep_path) as handle:
                     kept = dedup_module.write_kept(list(inputs), store, handle, not quiet)
+    if not stats.documents:
+        warn_no_documents(inputs)
     if not quiet:
         rate = stats.documents / stats.seconds if stats.seconds else 0.0
         langs = ", ".join(f"{k} {v:,}" for k, v in sorted(stats.languages.items()))

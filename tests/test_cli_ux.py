@@ -98,3 +98,80 @@ def test_align_takes_a_folder_of_one_and_a_table_of_one_with_languages_overridde
     assert rows and {(r["src_doc"], r["tgt_doc"], r["src_lang"], r["tgt_lang"]) for r in rows} == {
         ("x", "b", "pes", "arb")
     }
+
+
+# -- runs that used to end in silence -------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["match", "report", "index-add", "dedup"])
+def test_an_empty_folder_is_named_in_a_warning(command, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    args = ["index", "add", empty, "--index", tmp_path / "i"] if command == "index-add" else [
+        command, empty, "-o", tmp_path / "out"
+    ]  # fmt: skip
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    assert f"aligner: warning: no documents found in {empty}" in result.output
+
+
+def test_input_in_one_language_says_match_is_across_languages(seeds_dir, tmp_path):
+    fa = [seeds_dir / f"{stem}.txt" for stem in ("000_0b3d61da6e3e4f39", SEED_PAIR[0])]
+    result = run("match", *fa, "-o", tmp_path / "o.tsv")
+    assert result.exit_code == 0, result.output
+    assert "aligner: warning: both documents are in fa" in result.output
+    assert "across languages" in result.output and "aligner dedup" in result.output
+
+
+def test_a_language_absent_from_the_input_is_named(seeds_dir, tmp_path):
+    result = run("match", seeds_dir, "--src-lang", "fa", "--tgt-lang", "en", "-o", tmp_path / "o")
+    assert result.exit_code == 0, result.output
+    warning = next(line for line in result.output.splitlines() if "warning" in line)
+    assert "--tgt-lang en" in warning and "fa (3)" in warning and "ar (2)" in warning
+    result = run("report", seeds_dir, "--src-lang", "xx", "-o", tmp_path / "r.html")
+    assert "--src-lang xx: no document in that language" in result.output
+
+
+def test_no_warning_on_the_seeds(seeds_dir, tmp_path):
+    result = run("match", seeds_dir, "-o", tmp_path / "o.tsv")
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.output
+
+
+@pytest.mark.parametrize(
+    "option", ["--min-pair-score=2", "--min-pair-score=-1", "--duplicate-score=1.5",
+               "--translation-score=-0.1"],
+)  # fmt: skip
+def test_impossible_scores_are_usage_errors(option, seeds_dir, tmp_path):
+    command = "match" if option.startswith("--min-pair") else "dedup"
+    result = run(command, seeds_dir, option, "-o", tmp_path / "out")
+    assert result.exit_code == 2, result.output
+    assert "not in the range" in result.output
+
+
+@pytest.fixture(scope="module")
+def seeds_index(seeds_dir, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("index") / "seeds"
+    result = run("index", "add", seeds_dir, "--index", folder, "-q")
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+def test_search_for_a_mistyped_file_name_is_a_usage_error(seeds_index, tmp_path):
+    for query in ("missing_file.txt", str(tmp_path / "missing"), "news/today"):
+        result = run("index", "search", query, "--index", seeds_index)
+        assert result.exit_code == 2, (query, result.output)
+        assert "looks like a file name" in result.output and "--text" in result.output
+    result = run("index", "search", "missing_file.txt", "--text", "--index", seeds_index)
+    assert result.exit_code == 0, result.output
+    for text in ("1404/05/12", "ایران/روسیه", "پوتین"):  # a date, words: texts
+        assert run("index", "search", text, "--index", seeds_index).exit_code == 0
+    result = run("index", "search", tmp_path, "--index", seeds_index)
+    assert result.exit_code == 2 and "is a folder" in result.output
+
+
+def test_search_reads_a_one_record_jsonl_query_as_its_document(seeds_dir, seeds_index, tmp_path):
+    query = write_jsonl(tmp_path / "q.jsonl", [seed_record(seeds_dir, SEED_PAIR[1], lang="ar")])
+    result = run("index", "search", query, "--index", seeds_index, "--lang", "fa", "-k", "1")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1].split("\t")[1] == SEED_PAIR[0]
