@@ -377,7 +377,7 @@ def match(
     _check_language_pair(src_lang, tgt_lang)
     _check_folders(output, pairs_path, html_path)  # before hours of work, not after
     docs = api.load_documents(inputs, skip_bad=skip_bad, warn=warn)
-    prepared = prepare_documents(docs)
+    prepared = prepare_documents(docs, warn=warn)
     warn_languages(inputs, prepared, src_lang, tgt_lang)
     encoder = load_encoder(model, device=device, batch_size=batch_size)
     params = MatchParams(min_score=min_pair_score, min_margin=pair_margin, candidates=candidates)
@@ -451,8 +451,9 @@ def align(
         doc_b = replace(doc_b, id=doc_b.id + "#2")
     doc_a = replace(doc_a, lang=src_lang) if src_lang else doc_a
     doc_b = replace(doc_b, lang=tgt_lang) if tgt_lang else doc_b
+    prepared_a, prepared_b = prepare_documents([doc_a, doc_b], warn=warn)
     encoder = load_encoder(model, device=device, batch_size=batch_size)
-    result = api.align_pair(doc_a, doc_b, encoder, AlignParams())
+    result = api.align_pair(prepared_a, prepared_b, encoder, AlignParams())
     src, tgt = result.documents
     warn_empty([src, tgt])
     meta = _run_meta((file_a, file_b), model, 2, 1)
@@ -515,7 +516,7 @@ def report(
     _check_language_pair(src_lang, tgt_lang)
     _check_folders(output)
     docs = api.load_documents(inputs, skip_bad=skip_bad, warn=warn)
-    prepared = prepare_documents(docs)
+    prepared = prepare_documents(docs, warn=warn)
     warn_languages(inputs, prepared, src_lang, tgt_lang)
     encoder = load_encoder(model, device=device, batch_size=batch_size)
     params = MatchParams(min_score=min_pair_score, min_margin=pair_margin, candidates=candidates)

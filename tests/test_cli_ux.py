@@ -175,3 +175,14 @@ def test_search_reads_a_one_record_jsonl_query_as_its_document(seeds_dir, seeds_
     result = run("index", "search", query, "--index", seeds_index, "--lang", "fa", "-k", "1")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[1].split("\t")[1] == SEED_PAIR[0]
+
+
+def test_a_jsonl_lang_that_contradicts_the_text_is_warned(seeds_dir, tmp_path):
+    lines = [seed_record(seeds_dir, p.stem) for p in sorted(seeds_dir.glob("*.txt"))]
+    lines[4] = seed_record(seeds_dir, SEED_PAIR[1], lang="fa")  # Arabic text
+    result = run("match", write_jsonl(tmp_path / "d.jsonl", lines), "-o", tmp_path / "o.tsv")
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if "warning" in line]
+    assert len(warnings) == 1, result.output
+    assert f"{SEED_PAIR[1]} (given fa, reads as ar)" in warnings[0]
+    assert "kept as given" in warnings[0]
