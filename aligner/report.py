@@ -200,7 +200,8 @@ def _titles(p: DocumentPair) -> str:
     """Title, date, address and origin of both documents, where the input gave them."""
     cells = []
     for doc in (p.src, p.tgt):
-        bits = [f"<b {_lang_attrs(doc.lang)}>{_esc(doc.doc.title)}</b>"] if doc.doc.title else []
+        title = doc.doc.display_title  # the input's title, or the first line
+        bits = [f"<b {_lang_attrs(doc.lang)}>{_esc(title)}</b>"] if title else []
         bits += [f"<bdi>{_esc(x)}</bdi>" for x in (doc.doc.date, doc.doc.url, doc.doc.origin) if x]
         cells.append(f"<div>{' · '.join(bits)}</div>")
     return f'<div class="docinfo">{"".join(cells)}</div>'
