@@ -18,6 +18,7 @@ from aligner import api
 from aligner.align import AlignParams
 from aligner.dedup import DedupParams
 from aligner.encoders import load_encoder
+from aligner.encoders.base import describe_identity
 from aligner.errors import EXIT_FAILURE, EXIT_INTERRUPTED, AlignerError
 from aligner.export import atomic_output, check_output_path, write_pairs_tsv
 from aligner.formats import FORMATS, filter_links, format_for, write_parallel
@@ -99,9 +100,10 @@ def warn_empty(docs: list[PreparedDocument]) -> None:
     empty = [d.id for d in docs if not d.sentences]
     if empty:
         shown = ", ".join(empty[:5]) + (", ..." if len(empty) > 5 else "")
+        have = "has" if len(empty) == 1 else "have"
         warn(
-            f"{len(empty)} document(s) have no sentences (empty, whitespace only, or only "
-            f"boilerplate or symbols): {shown}"
+            f"{_plural(len(empty), 'document')} {have} no sentences (empty, whitespace only, "
+            f"or only boilerplate or symbols): {shown}"
         )
 
 
@@ -236,13 +238,18 @@ def _check_folders(*paths: str | None) -> None:
 
 
 def _summary(
-    result: api.MatchResult, docs_read: int, written: int, filtered: int, min_score: float
+    result: api.MatchResult,
+    docs_read: int,
+    written: int,
+    filtered: int,
+    min_score: float,
+    pairs: str = "matched",
 ) -> str:
     langs = sorted({d.lang for d in result.documents})
     text = (
-        f"aligner: {docs_read} documents read ({', '.join(langs) or 'none'}), "
-        f"{len(result.pairs)} pairs matched, {written} segments written, "
-        f"{filtered} segments filtered"
+        f"aligner: {_plural(docs_read, 'document')} read ({', '.join(langs) or 'none'}), "
+        f"{_plural(len(result.pairs), 'pair')} {pairs}, {_plural(written, 'segment')} written, "
+        f"{_plural(filtered, 'segment')} filtered"
     )
     return text + (f" (score < {min_score:g})" if min_score > 0 else "")
 
@@ -301,7 +308,7 @@ def main(debug: bool) -> None:
 
     \b
     Exit codes: 0 success, 1 failure (e.g. output not writable), 2 usage error,
-    3 bad index, 4 bad input (see docs/errors.md).
+    3 bad index, 4 bad input, 130 interrupted (Ctrl-C) (see docs/errors.md).
     """
 
 
@@ -402,7 +409,7 @@ def match(
     "--output",
     default="-",
     show_default=True,
-    help="Parallel corpus TSV ('-' for standard output).",
+    help="Parallel corpus file ('-' for standard output); tsv, jsonl, tmx or moses, see --format.",
 )
 @click.option("--src-lang", default=None, help="Language of FILE_A (default: detected).")
 @click.option("--tgt-lang", default=None, help="Language of FILE_B (default: detected).")
@@ -461,8 +468,9 @@ def align(
         result, output, fmt, min_score, html_path, (src.lang, tgt.lang), meta
     )
     click.echo(
-        f"{_summary(result, 2, written, filtered, min_score)}; "
-        f"{len(src.sentences)} + {len(tgt.sentences)} sentences",
+        f"{_summary(result, 2, written, filtered, min_score, pairs='aligned')}; "
+        f"{len(src.sentences)} + {len(tgt.sentences)} "
+        f"{'sentence' if len(src.sentences) + len(tgt.sentences) == 1 else 'sentences'}",
         err=True,
     )
 
@@ -524,8 +532,9 @@ def report(
     _write_report(result, output, min_score, _run_meta(inputs, model, len(docs), len(result.pairs)))
     segments = sum(len(a.links) for a in result.alignments)
     click.echo(
-        f"aligner: {len(docs)} documents read, {len(result.pairs)} pairs matched, "
-        f"{segments} segments shown; review page written to {output}",
+        f"aligner: {_plural(len(docs), 'document')} read, "
+        f"{_plural(len(result.pairs), 'pair')} matched, {_plural(segments, 'segment')} shown; "
+        f"review page written to {output}",
         err=True,
     )
 
@@ -746,6 +755,12 @@ def index_add(
     updated, unchanged ones left alone. Safe to interrupt and run again.
 
     INPUT is read as by `aligner match` (JSONL is streamed, not read whole).
+
+    \b
+    Examples:
+      aligner index add archive-2020.jsonl --index indexes/news
+      aligner index add today.jsonl --index indexes/news      # new and changed ones only
+      aligner index add fixtures/seeds/ --index indexes/seeds --model builtin:1024
     """
     from aligner.ingest import add_documents
 
@@ -760,7 +775,7 @@ def index_add(
         rate = stats.documents / stats.seconds if stats.seconds else 0.0
         langs = ", ".join(f"{k} {v:,}" for k, v in stats.languages.items())
         click.echo(
-            f"aligner: {stats.documents:,} documents read: {stats.added:,} added, "
+            f"aligner: {_plural(stats.documents, 'document')} read: {stats.added:,} added, "
             f"{stats.updated:,} updated, {stats.unchanged:,} unchanged "
             f"({stats.seconds:.1f}s, {rate:,.0f} docs/s); index now {langs or 'empty'}",
             err=True,
@@ -771,15 +786,19 @@ def index_add(
 @click.option("--index", "index_dir", required=True, help="Index folder.")
 @handle_errors
 def index_info(index_dir: str) -> None:
-    """Show what an index holds: documents per language, FAISS index types, encoder."""
+    """Show what an index holds: documents per language, FAISS index types, encoder.
+
+    \b
+    Example:
+      aligner index info --index indexes/news
+    """
     from aligner.store import ArchiveStore
 
     with ArchiveStore.open(index_dir) as store:
         identity = store.encoder_identity
         click.echo(f"index:      {index_dir}")
-        click.echo(f"encoder:    {identity.get('kind')}:{identity.get('name')} "
-                   f"(dim {identity.get('dim')}), document vectors of dim {store.dim} "
-                   f"({store.doc_space().kind or 'not yet decided'})")  # fmt: skip
+        click.echo(f"encoder:    {describe_identity(identity)}, document vectors of dim "
+                   f"{store.dim} ({store.doc_space().kind or 'not yet decided'})")  # fmt: skip
         click.echo(f"documents:  {len(store):,}")
         for lang, info in store.faiss_info().items():
             click.echo(f"  {lang}: {info['vectors']:,} ({info['factory']})")
@@ -787,7 +806,10 @@ def index_info(index_dir: str) -> None:
             "SELECT COUNT(*), SUM(role = 'canonical') FROM documents WHERE role IS NOT NULL"
         ).fetchone()
         if clustered[0]:
-            click.echo(f"dedup:      {clustered[0]:,} documents in {clustered[1] or 0:,} clusters")
+            click.echo(
+                f"dedup:      {_plural(clustered[0], 'document')} in "
+                f"{_plural(clustered[1] or 0, 'cluster')}"
+            )
         click.echo(f"generation: {store.generation}")
 
 
@@ -820,7 +842,13 @@ def index_search(
 
     A QUERY that looks like a file name (it ends in .txt, .jsonl, .csv or .tsv, or holds a
     '/' and no space) but names no file is a usage error, not a search for that name: give
-    --text to search for it as text.
+    --text to search for it as text. The title is the input's, or a text file's first line.
+
+    \b
+    Examples:
+      aligner index search "روحانی و پوتین درباره کرونا گفتگو کردند" --index indexes/news
+      aligner index search report.fa.txt --index indexes/news --lang ar -k 5
+      aligner index search "1404/05/12" --index indexes/news --text
     """
     from dataclasses import replace
 
@@ -1004,13 +1032,14 @@ def dedup(
         rate = stats.documents / stats.seconds if stats.seconds else 0.0
         langs = ", ".join(f"{k} {v:,}" for k, v in sorted(stats.languages.items()))
         click.echo(
-            f"aligner: {stats.documents:,} documents ({langs or 'none'}) in "
-            f"{stats.clusters:,} clusters: {stats.duplicates:,} duplicates "
-            f"({stats.exact:,} exact copies), {stats.translations:,} translations; "
-            f"{stats.verified:,} pairs aligned, {stats.screened:,} screened out, "
-            f"{stats.indistinct:,} translations too indistinct "
+            f"aligner: {_plural(stats.documents, 'document')} ({langs or 'none'}) in "
+            f"{_plural(stats.clusters, 'cluster')}: {_plural(stats.duplicates, 'duplicate')} "
+            f"({_plural(stats.exact, 'exact copy', 'exact copies')}), "
+            f"{_plural(stats.translations, 'translation')}; "
+            f"{_plural(stats.verified, 'pair')} aligned, {stats.screened:,} screened out, "
+            f"{_plural(stats.indistinct, 'translation')} too indistinct "
             f"({stats.seconds:.1f}s, {rate:,.0f} docs/s)"
-            + (f"; {kept:,} documents kept" if kept is not None else ""),
+            + (f"; {_plural(kept, 'document')} kept" if kept is not None else ""),
             err=True,
         )
 

@@ -351,7 +351,8 @@ def iter_folder(folder: Path, options: ReadOptions = STRICT) -> Iterator[Documen
             options.problem(error)
     if ignored:
         shown = ", ".join(ignored[:3]) + (", ..." if len(ignored) > 3 else "")
-        options.warn(f"{folder}: ignored {len(ignored)} file(s) that are not .txt ({shown})")
+        files = "1 file that is" if len(ignored) == 1 else f"{len(ignored)} files that are"
+        options.warn(f"{folder}: ignored {files} not .txt ({shown})")
 
 
 def iter_jsonl(

@@ -186,3 +186,53 @@ def test_a_jsonl_lang_that_contradicts_the_text_is_warned(seeds_dir, tmp_path):
     assert len(warnings) == 1, result.output
     assert f"{SEED_PAIR[1]} (given fa, reads as ar)" in warnings[0]
     assert "kept as given" in warnings[0]
+
+
+# -- help, summaries, index info and search ---------------------------------------------------
+
+
+def test_every_index_command_has_examples_and_the_exit_codes_include_130():
+    for args in (["index", "add"], ["index", "info"], ["index", "search"]):
+        result = run(*args, "--help")
+        assert result.exit_code == 0 and "Example" in result.output, args
+    assert "130 interrupted" in " ".join(run("--help").output.split())
+    align_help = " ".join(run("align", "--help").output.split())
+    assert "TSV (" not in align_help
+    assert all(fmt in align_help for fmt in ("tsv", "jsonl", "tmx", "moses"))
+
+
+def test_summaries_count_in_the_singular_and_the_plural(seeds_dir, tmp_path):
+    result = run("match", seeds_dir, "-o", tmp_path / "o.tsv")
+    assert "5 documents read (ar, fa), 1 pair matched," in result.output
+    a, b = (seeds_dir / f"{stem}.txt" for stem in SEED_PAIR)
+    result = run("align", a, b, "-o", tmp_path / "a.tsv")
+    assert "2 documents read (ar, fa), 1 pair aligned," in result.output
+    assert "pairs matched" not in result.output
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "x.txt").write_text("\n", encoding="utf-8")
+    (one / "y.txt").write_text("سلام دنیا. این یک متن است.", encoding="utf-8")
+    result = run("match", one, "-o", tmp_path / "z.tsv")
+    assert "1 document has no sentences" in result.output
+    assert "0 pairs matched, 0 segments written" in result.output
+    result = run("report", one, "-o", tmp_path / "r.html")
+    assert "2 documents read, 0 pairs matched, 0 segments shown" in result.output
+
+
+def test_index_info_names_the_builtin_encoder_once(seeds_index):
+    result = run("index", "info", "--index", seeds_index)
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if x.startswith("encoder:"))
+    assert "builtin:builtin" not in line and line.split()[1] == "builtin"
+
+
+def test_index_search_shows_a_text_files_first_line_as_title(seeds_dir, seeds_index):
+    query = seeds_dir / f"{SEED_PAIR[1]}.txt"
+    result = run("index", "search", query, "--index", seeds_index, "-k", "5")
+    assert result.exit_code == 0, result.output
+    titles = {row.split("\t")[1]: row.split("\t")[4] for row in result.stdout.splitlines()[1:]}
+    first_line = (seeds_dir / "003_83610416ead760c0.txt").read_text(encoding="utf-8")
+    first_line = first_line.splitlines()[0]
+    assert titles["003_83610416ead760c0"].rstrip(" …") in first_line
+    assert titles["003_83610416ead760c0"].startswith("دکتر پزشکیان در گفتوگو با ولادیمیر پوتین")
+    assert all(titles.values())

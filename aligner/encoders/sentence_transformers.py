@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import importlib.util
 import logging
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ class SentenceTransformerEncoder(Encoder):
         device: str | None = None,
         batch_size: int = 64,
     ) -> None:
-        if importlib.util.find_spec("sentence_transformers") is None:  # pragma: no cover
+        if not _installed("sentence_transformers"):  # pragma: no cover - the installation
             raise AlignerError(
                 "sentence-transformers is not installed; install it with "
                 "`pip install torch==2.13.0 'aligner[st]'` or use --model builtin"
@@ -84,6 +85,14 @@ class SentenceTransformerEncoder(Encoder):
             show_progress_bar=False,
         )
         return l2_normalize(np.asarray(vectors, dtype=np.float32), inplace=True)
+
+
+def _installed(module: str) -> bool:
+    """Whether `module` can be imported, without importing it (seconds, for this one)."""
+    try:
+        return module in sys.modules or importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 # Seconds to wait for the Hugging Face Hub to answer whether a model exists.
