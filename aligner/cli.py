@@ -140,7 +140,8 @@ def warn_languages(
     if len(languages) == 1:
         lang, n = languages[0], counts[languages[0]]
         if n < len(docs):
-            which = f"the {_plural(n, 'document')} of known language (of {len(docs):,}) are"
+            verb = "is" if n == 1 else "are"
+            which = f"the {_plural(n, 'document')} of known language (of {len(docs):,}) {verb}"
         else:
             which = {1: "the only document is", 2: "both documents are"}.get(
                 n, f"all {n:,} documents are"
