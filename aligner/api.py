@@ -29,8 +29,8 @@ from aligner.match import (
     match_documents,
     same_event_score,
 )
-from aligner.prepare import prepare_document, prepare_documents
-from aligner.readers import ReadOptions, Warn, read_documents
+from aligner.prepare import prepare_documents
+from aligner.readers import STRICT, ReadOptions, Warn, read_documents
 from aligner.resources import check_embedding_memory
 from aligner.types import Alignment, Document, DocumentPair, PreparedDocument
 
@@ -77,7 +77,11 @@ def _as_encoder(encoder: Encoder | str | None) -> Encoder:
 
 
 def _as_prepared(docs: Sequence[Document | PreparedDocument]) -> list[PreparedDocument]:
-    return [d if isinstance(d, PreparedDocument) else prepare_document(d) for d in docs]
+    """Documents prepared here; a given language their text contradicts is logged (the
+    "aligner" logger), as `prepare_documents(docs, warn=...)` reports it."""
+    fresh = iter(prepare_documents([d for d in docs if not isinstance(d, PreparedDocument)],
+                                   warn=STRICT.warn))  # fmt: skip
+    return [d if isinstance(d, PreparedDocument) else next(fresh) for d in docs]
 
 
 @single_threaded_blas

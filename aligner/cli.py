@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,6 +18,7 @@ from aligner import api
 from aligner.align import AlignParams
 from aligner.dedup import DedupParams
 from aligner.encoders import load_encoder
+from aligner.encoders.base import describe_identity
 from aligner.errors import EXIT_FAILURE, EXIT_INTERRUPTED, AlignerError, InputError
 from aligner.export import atomic_output, write_pairs_tsv
 from aligner.formats import (
@@ -26,12 +29,13 @@ from aligner.formats import (
     moses_paths,
     write_parallel,
 )
+from aligner.langid import UNDETERMINED
 from aligner.match import MatchParams, language_pairs
 from aligner.outputs import PathClash, check_outputs
 from aligner.prepare import prepare_documents
-from aligner.readers import ReadOptions, read_text_file
+from aligner.readers import ReadOptions, read_single_document
 from aligner.report import render_report, review_pairs
-from aligner.types import Document, PreparedDocument
+from aligner.types import PreparedDocument
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -114,10 +118,64 @@ def warn_empty(docs: list[PreparedDocument]) -> None:
     empty = [d.id for d in docs if not d.sentences]
     if empty:
         shown = ", ".join(empty[:5]) + (", ..." if len(empty) > 5 else "")
+        have = "has" if len(empty) == 1 else "have"
         warn(
-            f"{len(empty)} document(s) have no sentences (empty, whitespace only, or only "
-            f"boilerplate or symbols): {shown}"
+            f"{_plural(len(empty), 'document')} {have} no sentences (empty, whitespace only, "
+            f"or only boilerplate or symbols): {shown}"
         )
+
+
+def _inputs_text(inputs: tuple[str, ...]) -> str:
+    return ", ".join("standard input" if i == "-" else i for i in inputs)
+
+
+def warn_no_documents(inputs: tuple[str, ...]) -> None:
+    warn(f"no documents found in {_inputs_text(inputs)}")
+
+
+def warn_languages(
+    inputs: tuple[str, ...],
+    docs: list[PreparedDocument],
+    src_lang: str | None,
+    tgt_lang: str | None,
+) -> None:
+    """Say why matching cannot find a pair when the languages read make it impossible: no
+    documents, a --src-lang/--tgt-lang that no document has, or one language only."""
+    if not docs:
+        warn_no_documents(inputs)
+        return
+    counts = Counter(d.lang for d in docs)
+    present = ", ".join(f"{lang} ({n})" for lang, n in counts.most_common())
+    absent = [
+        f"--{side}-lang {lang}"
+        for side, lang in (("src", src_lang), ("tgt", tgt_lang))
+        if lang and lang not in counts
+    ]
+    if absent:
+        warn(f"{' and '.join(absent)}: no document in that language; languages read: {present}")
+        return
+    languages = [lang for lang in counts if lang != UNDETERMINED]
+    if len(languages) == 1:
+        lang, n = languages[0], counts[languages[0]]
+        if n < len(docs):
+            verb = "is" if n == 1 else "are"
+            which = f"the {_plural(n, 'document')} of known language (of {len(docs):,}) {verb}"
+        else:
+            which = {1: "the only document is", 2: "both documents are"}.get(
+                n, f"all {n:,} documents are"
+            )
+        warn(
+            f"{which} in {lang}: match pairs documents across languages; for same-language "
+            "duplicates use `aligner dedup`"
+        )
+    elif not languages:
+        warn(f"the language of none of the {_plural(len(docs), 'document')} could be "
+             "determined: nothing to match")  # fmt: skip
+
+
+def _plural(count: int, noun: str, plural: str | None = None) -> str:
+    """ "1 pair", "2 pairs", "1,000 documents"."""
+    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
 
 
 def model_options(command: F) -> F:
@@ -169,7 +227,8 @@ def matching_options(command: F) -> F:
         "and second-best counterpart); rejects same-topic reports of other events. 0: off.",
     )(command)  # fmt: skip
     command = click.option(
-        "--min-pair-score", type=float, default=MatchParams.min_score, show_default=True,
+        "--min-pair-score", type=click.FloatRange(0.0, 1.0), default=MatchParams.min_score,
+        show_default=True,
         help="Same-event score a document pair needs to be accepted.",
     )(command)  # fmt: skip
     command = click.option(
@@ -220,14 +279,29 @@ def _moses_languages(pairs: list[tuple[str, str]]) -> tuple[str, str]:
         raise click.UsageError(str(exc)) from None
 
 
+def _check_language_pair(src_lang: str | None, tgt_lang: str | None) -> None:
+    """Matching pairs documents across two languages: one language on both sides would pair
+    every document with itself."""
+    if src_lang and tgt_lang and src_lang.lower() == tgt_lang.lower():
+        raise click.UsageError(
+            f"--src-lang and --tgt-lang are both {src_lang!r}: matching pairs documents across "
+            "two languages; for same-language duplicates use `aligner dedup`"
+        )
+
+
 def _summary(
-    result: api.MatchResult, docs_read: int, written: int, filtered: int, min_score: float
+    result: api.MatchResult,
+    docs_read: int,
+    written: int,
+    filtered: int,
+    min_score: float,
+    pairs: str = "matched",
 ) -> str:
     langs = sorted({d.lang for d in result.documents})
     text = (
-        f"aligner: {docs_read} documents read ({', '.join(langs) or 'none'}), "
-        f"{len(result.pairs)} pairs matched, {written} segments written, "
-        f"{filtered} segments filtered"
+        f"aligner: {_plural(docs_read, 'document')} read ({', '.join(langs) or 'none'}), "
+        f"{_plural(len(result.pairs), 'pair')} {pairs}, {_plural(written, 'segment')} written, "
+        f"{_plural(filtered, 'segment')} filtered"
     )
     return text + (f" (score < {min_score:g})" if min_score > 0 else "")
 
@@ -286,7 +360,7 @@ def main(debug: bool) -> None:
 
     \b
     Exit codes: 0 success, 1 failure (e.g. output not writable), 2 usage error,
-    3 bad index, 4 bad input (see docs/errors.md).
+    3 bad index, 4 bad input, 130 interrupted (Ctrl-C) (see docs/errors.md).
     """
 
 
@@ -357,13 +431,15 @@ def match(
       aligner match fixtures/seeds/ --format moses -o corpus --min-score 0.7
       cat news.jsonl | aligner match - --model sentence-transformers/LaBSE
     """
+    _check_language_pair(src_lang, tgt_lang)
     fmt = format_for(output, fmt)
     others: Paths = [("--pairs", pairs_path), ("--html", html_path)]
     indexes: Paths = [("--index", index_dir)]
     # before hours of work, not after
     _check_outputs(_corpus_files(output, fmt) + others, inputs, indexes)
     docs = api.load_documents(inputs, skip_bad=skip_bad, warn=warn)
-    prepared = prepare_documents(docs)
+    prepared = prepare_documents(docs, warn=warn)
+    warn_languages(inputs, prepared, src_lang, tgt_lang)
     # The language pairs to match; they also name the Moses files when no segment is found.
     matched = language_pairs(prepared, src_lang, tgt_lang)
     if fmt == "moses":
@@ -383,14 +459,14 @@ def match(
 
 
 @main.command()
-@click.argument("file_a", type=click.Path(dir_okay=False))
-@click.argument("file_b", type=click.Path(dir_okay=False))
+@click.argument("file_a")
+@click.argument("file_b")
 @click.option(
     "-o",
     "--output",
     default="-",
     show_default=True,
-    help="Parallel corpus TSV ('-' for standard output).",
+    help="Parallel corpus file ('-' for standard output); tsv, jsonl, tmx or moses, see --format.",
 )
 @click.option("--src-lang", default=None, help="Language of FILE_A (default: detected).")
 @click.option("--tgt-lang", default=None, help="Language of FILE_B (default: detected).")
@@ -414,6 +490,9 @@ def align(
 ) -> None:
     """Sentence-align two documents that translate each other (no matching step).
 
+    FILE_A and FILE_B are each one document, read as `aligner match` reads its inputs: a
+    text file, a folder with exactly one .txt below it, or a .jsonl/.csv/.tsv file with
+    exactly one record (whose lang is used unless --src-lang/--tgt-lang say otherwise).
     Writes the same columns and formats as `aligner match`.
 
     \b
@@ -428,8 +507,8 @@ def align(
     others: Paths = [("--html", html_path)]
     _check_outputs(_corpus_files(output, fmt) + others, inputs)
     options = ReadOptions(skip_bad=skip_bad, warn=warn)
-    doc_a = _read_or_skip(Path(file_a), options)
-    doc_b = _read_or_skip(Path(file_b), options)
+    doc_a = read_single_document(file_a, options)
+    doc_b = read_single_document(file_b, options)
     if doc_a is None or doc_b is None:
         # --skip-bad: nothing to align, but a well-formed (empty) output all the same
         write_parallel([], output, fmt, None)
@@ -439,7 +518,7 @@ def align(
         doc_b = replace(doc_b, id=doc_b.id + "#2")
     doc_a = replace(doc_a, lang=src_lang) if src_lang else doc_a
     doc_b = replace(doc_b, lang=tgt_lang) if tgt_lang else doc_b
-    prepared = prepare_documents([doc_a, doc_b])
+    prepared = prepare_documents([doc_a, doc_b], warn=warn)
     if fmt == "moses":
         langs = _moses_languages([(prepared[0].lang, prepared[1].lang)])
         _check_outputs(_corpus_files(output, fmt, langs) + others, inputs)
@@ -452,8 +531,9 @@ def align(
         result, output, fmt, min_score, html_path, (src.lang, tgt.lang), meta
     )
     click.echo(
-        f"{_summary(result, 2, written, filtered, min_score)}; "
-        f"{len(src.sentences)} + {len(tgt.sentences)} sentences",
+        f"{_summary(result, 2, written, filtered, min_score, pairs='aligned')}; "
+        f"{len(src.sentences)} + {len(tgt.sentences)} "
+        f"{'sentence' if len(src.sentences) + len(tgt.sentences) == 1 else 'sentences'}",
         err=True,
     )
 
@@ -504,26 +584,22 @@ def report(
     Example:
       aligner report fixtures/seeds/ -o report.html
     """
+    _check_language_pair(src_lang, tgt_lang)
     _check_outputs([("--output", output)], inputs)
     docs = api.load_documents(inputs, skip_bad=skip_bad, warn=warn)
+    prepared = prepare_documents(docs, warn=warn)
+    warn_languages(inputs, prepared, src_lang, tgt_lang)
     encoder = load_encoder(model, device=device, batch_size=batch_size)
     params = MatchParams(min_score=min_pair_score, min_margin=pair_margin, candidates=candidates)
-    result = api.match(docs, encoder, src_lang, tgt_lang, params=params)
+    result = api.match(prepared, encoder, src_lang, tgt_lang, params=params)
     _write_report(result, output, min_score, _run_meta(inputs, model, len(docs), len(result.pairs)))
     segments = sum(len(a.links) for a in result.alignments)
     click.echo(
-        f"aligner: {len(docs)} documents read, {len(result.pairs)} pairs matched, "
-        f"{segments} segments shown; review page written to {output}",
+        f"aligner: {_plural(len(docs), 'document')} read, "
+        f"{_plural(len(result.pairs), 'pair')} matched, {_plural(segments, 'segment')} shown; "
+        f"review page written to {output}",
         err=True,
     )
-
-
-def _read_or_skip(path: Path, options: ReadOptions) -> Document | None:
-    try:
-        return read_text_file(path)
-    except InputError as error:
-        options.problem(error)  # raises unless --skip-bad
-        return None
 
 
 @main.command()
@@ -742,6 +818,12 @@ def index_add(
     updated, unchanged ones left alone. Safe to interrupt and run again.
 
     INPUT is read as by `aligner match` (JSONL is streamed, not read whole).
+
+    \b
+    Examples:
+      aligner index add archive-2020.jsonl --index indexes/news
+      aligner index add today.jsonl --index indexes/news      # new and changed ones only
+      aligner index add fixtures/seeds/ --index indexes/seeds --model builtin:1024
     """
     from aligner.ingest import add_documents
 
@@ -750,11 +832,13 @@ def index_add(
         stats = add_documents(
             list(inputs), store, encoder, chunk_size, not quiet, cache_every_s=cache_every
         )
+    if not stats.documents:
+        warn_no_documents(inputs)
     if not quiet:
         rate = stats.documents / stats.seconds if stats.seconds else 0.0
         langs = ", ".join(f"{k} {v:,}" for k, v in stats.languages.items())
         click.echo(
-            f"aligner: {stats.documents:,} documents read: {stats.added:,} added, "
+            f"aligner: {_plural(stats.documents, 'document')} read: {stats.added:,} added, "
             f"{stats.updated:,} updated, {stats.unchanged:,} unchanged "
             f"({stats.seconds:.1f}s, {rate:,.0f} docs/s); index now {langs or 'empty'}",
             err=True,
@@ -765,15 +849,19 @@ def index_add(
 @click.option("--index", "index_dir", required=True, help="Index folder.")
 @handle_errors
 def index_info(index_dir: str) -> None:
-    """Show what an index holds: documents per language, FAISS index types, encoder."""
+    """Show what an index holds: documents per language, FAISS index types, encoder.
+
+    \b
+    Example:
+      aligner index info --index indexes/news
+    """
     from aligner.store import ArchiveStore
 
     with ArchiveStore.open(index_dir) as store:
         identity = store.encoder_identity
         click.echo(f"index:      {index_dir}")
-        click.echo(f"encoder:    {identity.get('kind')}:{identity.get('name')} "
-                   f"(dim {identity.get('dim')}), document vectors of dim {store.dim} "
-                   f"({store.doc_space().kind or 'not yet decided'})")  # fmt: skip
+        click.echo(f"encoder:    {describe_identity(identity)}, document vectors of dim "
+                   f"{store.dim} ({store.doc_space().kind or 'not yet decided'})")  # fmt: skip
         click.echo(f"documents:  {len(store):,}")
         for lang, info in store.faiss_info().items():
             click.echo(f"  {lang}: {info['vectors']:,} ({info['factory']})")
@@ -781,7 +869,10 @@ def index_info(index_dir: str) -> None:
             "SELECT COUNT(*), SUM(role = 'canonical') FROM documents WHERE role IS NOT NULL"
         ).fetchone()
         if clustered[0]:
-            click.echo(f"dedup:      {clustered[0]:,} documents in {clustered[1] or 0:,} clusters")
+            click.echo(
+                f"dedup:      {_plural(clustered[0], 'document')} in "
+                f"{_plural(clustered[1] or 0, 'cluster')}"
+            )
         click.echo(f"generation: {store.generation}")
 
 
@@ -791,6 +882,10 @@ def index_info(index_dir: str) -> None:
 @click.option("-k", type=click.IntRange(1), default=10, show_default=True, help="Hits to show.")
 @click.option("--lang", default=None, help="Only search documents of this language.")
 @click.option("--query-lang", default=None, help="Language of the query (default: detected).")
+@click.option(
+    "--text", "as_text", is_flag=True,
+    help="QUERY is the text to search for, even when it looks like a file name.",
+)  # fmt: skip
 @model_options
 @handle_errors
 def index_search(
@@ -799,25 +894,35 @@ def index_search(
     k: int,
     lang: str | None,
     query_lang: str | None,
+    as_text: bool,
     model: str,
     device: str | None,
     batch_size: int | None,
 ) -> None:
-    """Find the indexed documents nearest to QUERY (a text, or the path of a text file).
-    Prints TSV: rank, doc_id, lang, score, title."""
-    from pathlib import Path
+    """Find the indexed documents nearest to QUERY: a text, or the path of a file holding one
+    document (read as `aligner match` reads it: a .txt, or a .jsonl/.csv/.tsv with one
+    record). Prints TSV: rank, doc_id, lang, score, title.
+
+    A QUERY that looks like a file name (it ends in .txt, .jsonl, .csv or .tsv, or holds a
+    '/' and no space) but names no file is a usage error, not a search for that name: give
+    --text to search for it as text. The title is the input's, or a text file's first line.
+
+    \b
+    Examples:
+      aligner index search "روحانی و پوتین درباره کرونا گفتگو کردند" --index indexes/news
+      aligner index search report.fa.txt --index indexes/news --lang ar -k 5
+      aligner index search "1404/05/12" --index indexes/news --text
+    """
+    from dataclasses import replace
 
     from aligner.prepare import prepare_document
     from aligner.store import ArchiveStore
     from aligner.types import Document
 
-    try:
-        is_file = len(query) < 4096 and Path(query).is_file()
-    except OSError:  # a long text is not a file name ("File name too long")
-        is_file = False
-    doc = read_text_file(Path(query)) if is_file else Document("query", query)
+    path = None if as_text else _query_path(query)
+    doc = (read_single_document(path) if path else None) or Document("query", query)
     if query_lang:
-        doc = Document(doc.id, doc.text, query_lang)
+        doc = replace(doc, lang=query_lang)
     encoder = load_encoder(model, device=device, batch_size=batch_size)
     with ArchiveStore.open(index_dir, encoder.identity) as store:
         prepared = prepare_document(doc, remove_titles=False)
@@ -840,6 +945,43 @@ def index_search(
         click.echo(f"{rank}\t{info[row].id}\t{info[row].lang}\t{score:.4f}\t{title}")
 
 
+_FILE_SUFFIXES = (".txt", ".jsonl", ".ndjson", ".csv", ".tsv")
+# A path without one of those suffixes: ASCII letters, digits and path punctuation only, so
+# that a date (1404/05/12) or two words joined by a slash (ایران/روسیه) stay texts.
+_PATH_LIKE = re.compile(r"[A-Za-z0-9._~\\/-]*[A-Za-z][A-Za-z0-9._~\\/-]*")
+
+
+def _query_path(query: str) -> Path | None:
+    """The file `index search` reads QUERY from, or None to search for QUERY as text. A
+    QUERY shaped like a file name (no white space, and a known suffix, or a '/' among ASCII
+    letters, digits and path punctuation) that names no file is a mistyped path: searching
+    for its letters would give scores near 0 and no hint."""
+    text = query.strip()
+    if not text or len(text) > 4096 or any(c.isspace() for c in text) or "://" in text:
+        return None  # a text, or a web address
+    path = Path(os.path.expanduser(text))
+    try:
+        if path.is_file():
+            return path
+        exists, is_dir = path.exists(), path.is_dir()
+    except OSError:  # e.g. "File name too long": not a file name
+        return None
+    if is_dir:
+        raise click.BadParameter(
+            f"{query!r} is a folder; give a text, or one file", param_hint="QUERY"
+        )
+    looks_like_path = text.lower().endswith(_FILE_SUFFIXES) or (
+        ("/" in text or os.sep in text) and _PATH_LIKE.fullmatch(text) is not None
+    )
+    if looks_like_path and not exists:
+        raise click.BadParameter(
+            f"{query!r} looks like a file name, but there is no such file; to search for "
+            "this text itself, add --text",
+            param_hint="QUERY",
+        )
+    return None
+
+
 @main.command()
 @click.argument("inputs", nargs=-1, required=True)
 @click.option(
@@ -857,11 +999,13 @@ def index_search(
     "temporary index, removed at the end).",
 )  # fmt: skip
 @click.option(
-    "--duplicate-score", type=float, default=DedupParams.duplicate_score, show_default=True,
+    "--duplicate-score", type=click.FloatRange(0.0, 1.0), default=DedupParams.duplicate_score,
+    show_default=True,
     help="Same-event score a same-language near copy needs.",
 )  # fmt: skip
 @click.option(
-    "--translation-score", type=float, default=DedupParams.translation_score,
+    "--translation-score", type=click.FloatRange(0.0, 1.0),
+    default=DedupParams.translation_score,
     show_default=True, help="Same-event score a translation needs.",
 )  # fmt: skip
 @click.option(
@@ -945,17 +1089,20 @@ def dedup(
             if keep_path:
                 with atomic_output(keep_path) as handle:
                     kept = dedup_module.write_kept(list(inputs), store, handle, not quiet)
+    if not stats.documents:
+        warn_no_documents(inputs)
     if not quiet:
         rate = stats.documents / stats.seconds if stats.seconds else 0.0
         langs = ", ".join(f"{k} {v:,}" for k, v in sorted(stats.languages.items()))
         click.echo(
-            f"aligner: {stats.documents:,} documents ({langs or 'none'}) in "
-            f"{stats.clusters:,} clusters: {stats.duplicates:,} duplicates "
-            f"({stats.exact:,} exact copies), {stats.translations:,} translations; "
-            f"{stats.verified:,} pairs aligned, {stats.screened:,} screened out, "
-            f"{stats.indistinct:,} translations too indistinct "
+            f"aligner: {_plural(stats.documents, 'document')} ({langs or 'none'}) in "
+            f"{_plural(stats.clusters, 'cluster')}: {_plural(stats.duplicates, 'duplicate')} "
+            f"({_plural(stats.exact, 'exact copy', 'exact copies')}), "
+            f"{_plural(stats.translations, 'translation')}; "
+            f"{_plural(stats.verified, 'pair')} aligned, {stats.screened:,} screened out, "
+            f"{_plural(stats.indistinct, 'translation')} too indistinct "
             f"({stats.seconds:.1f}s, {rate:,.0f} docs/s)"
-            + (f"; {kept:,} documents kept" if kept is not None else ""),
+            + (f"; {_plural(kept, 'document')} kept" if kept is not None else ""),
             err=True,
         )
 

@@ -140,8 +140,8 @@ def language_pairs(
     for doc in docs:
         if doc.lang not in order and doc.lang != UNDETERMINED:
             order.append(doc.lang)
-    if src_lang and tgt_lang:
-        return [(src_lang, tgt_lang)]
+    if src_lang and tgt_lang:  # never (a, a): a document would be paired with itself
+        return [(src_lang, tgt_lang)] if src_lang != tgt_lang else []
     if src_lang:
         return [(src_lang, other) for other in order if other != src_lang]
     if tgt_lang:

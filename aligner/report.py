@@ -200,7 +200,8 @@ def _titles(p: DocumentPair) -> str:
     """Title, date, address and origin of both documents, where the input gave them."""
     cells = []
     for doc in (p.src, p.tgt):
-        bits = [f"<b {_lang_attrs(doc.lang)}>{_esc(doc.doc.title)}</b>"] if doc.doc.title else []
+        title = doc.doc.display_title  # the input's title, or the first line
+        bits = [f"<b {_lang_attrs(doc.lang)}>{_esc(title)}</b>"] if title else []
         bits += [f"<bdi>{_esc(x)}</bdi>" for x in (doc.doc.date, doc.doc.url, doc.doc.origin) if x]
         cells.append(f"<div>{' · '.join(bits)}</div>")
     return f'<div class="docinfo">{"".join(cells)}</div>'
@@ -409,7 +410,10 @@ def _heatmap(number: int, item: ReviewPair) -> str:
     caption = (
         f"Rows: {_esc(language_name(p.src.lang))} sentences, columns: "
         f"{_esc(language_name(p.tgt.lang))} sentences; cosine of the centred sentence "
-        f"vectors (white: median {lo:.2f}, blue: {hi:.2f}). Boxes: the chosen alignment."
+        f"vectors (white: median {lo:.2f}, blue: {hi:.2f}). Boxes: the chosen alignment. "
+        "Dark cells off the boxes are similar sentences that were not linked: repeated "
+        "content (the same fact said twice, a quote repeated), or links the aligner "
+        "rejected (too weak, or out of order with the rest)."
         + (f" Pooled {block}×{block} (block maximum)." if block > 1 else "")
     )
     svg = (
@@ -418,8 +422,25 @@ def _heatmap(number: int, item: ReviewPair) -> str:
         f"{''.join(shapes)}</svg>"
     )
     return (
-        f'<div class="heatmap"><h3>Sentence similarity</h3>{svg}'
+        f'<div class="heatmap"><h3>Sentence similarity</h3>{svg}{_heat_legend(lo, hi)}'
         f'<p class="caption">{caption}</p></div>'
+    )
+
+
+def _heat_legend(lo: float, hi: float, steps: int = 4) -> str:
+    """The heatmap's colour scale: a bar from white to blue with the cosines it maps."""
+    stops = ", ".join(_heat_colour(k / 8) for k in range(9))
+    ticks = "".join(
+        f'<span style="left:{100 * k / steps:.0f}%">{lo + (hi - lo) * k / steps:.2f}</span>'
+        for k in range(steps + 1)
+    )
+    return (
+        '<div class="heatlegend" role="img" aria-label="colour scale: cosine similarity from '
+        f'{lo:.2f} (white) to {hi:.2f} (blue)"><span class="heatbar" '
+        f'style="background:linear-gradient(to right, {stops})"></span>'
+        f'<span class="heatticks">{ticks}</span><small>cosine similarity (white: the '
+        "median, typical of unrelated sentences, and below; blue: the most similar pair)"
+        "</small></div>"
     )
 
 
@@ -463,6 +484,11 @@ table.index th { text-align: left; color: var(--muted); font-weight: 600; }
 .heatmap svg { display: block; } .heatmap .caption { color: var(--muted); font-size: 12px;
   max-width: 460px; }
 .ax { font: 9px sans-serif; fill: #889; }
+.heatlegend { margin: 8px 0 0 28px; max-width: 260px; font-size: 11px; color: var(--muted); }
+.heatbar { display: block; height: 10px; border: 1px solid var(--line); border-radius: 2px; }
+.heatticks { display: block; position: relative; height: 14px; }
+.heatticks span { position: absolute; transform: translateX(-50%);
+  font-variant-numeric: tabular-nums; }
 rect.path { fill: none; stroke-width: 2; } rect.path.hl { stroke: #000; stroke-width: 3; }
 polyline.route { fill: none; stroke: #e8590c; stroke-width: 1.2; stroke-dasharray: 3 2; }
 table.align { width: 100%; table-layout: fixed; }

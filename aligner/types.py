@@ -23,6 +23,21 @@ class Document:
     origin: str = ""  # where it was read from, e.g. "archive.jsonl:12", for error messages
     fields: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
+    @property
+    def display_title(self) -> str | None:
+        """The title to show: the input's title, else the first line of the text (a .txt
+        file's headline), shortened to about 120 characters at a word; None if there is none.
+        The review page and `aligner index search` show this."""
+        title = self.title
+        if title is None:
+            title = next((line for line in self.text[:4096].splitlines() if line.strip()), None)
+        if title is None:
+            return None
+        title = " ".join(title.split())
+        if len(title) > 120:
+            title = title[:120].rsplit(" ", 1)[0] + " …"
+        return title or None
+
 
 @dataclass(frozen=True)
 class Sentence:

@@ -202,7 +202,7 @@ def test_cli_formats_carry_the_same_segments(seeds_dir: Path, tmp_path):
     tsv = tmp_path / "p.tsv"
     _, summary = run_cli("match", str(seeds_dir), "-o", str(tsv))
     rows = tsv.read_text(encoding="utf-8").splitlines()[1:]
-    assert "5 documents read" in summary and "pairs matched" in summary
+    assert "5 documents read" in summary and "1 pair matched" in summary
     assert f"{len(rows)} segments written, 0 segments filtered" in summary
 
     run_cli("match", str(seeds_dir), "-o", str(tmp_path / "p.tmx"))

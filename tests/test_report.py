@@ -257,3 +257,16 @@ def test_headless_render(seeds_page, tmp_path):
         timeout=120,
     )
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_heatmap_has_a_colour_scale_and_says_what_dark_cells_off_the_path_are(pair):
+    sims = np.array([[0.9, 0.1, 0.2], [0.0, 0.1, 0.6], [0.1, 0.7, 0.0]])
+    html = render_report([ReviewPair(pair, sims)])
+    legend = html[html.index('<div class="heatlegend"') :]
+    legend = legend[: legend.index("</div>")]
+    assert "linear-gradient" in legend
+    lo, hi = np.median(sims), sims.max()
+    assert f">{lo:.2f}<" in legend and f">{hi:.2f}<" in legend  # the values the bar maps
+    assert "cosine" in legend
+    assert "similar sentences that were not linked" in html
+    assert "rejected" in html

@@ -54,6 +54,14 @@ class Encoder(ABC):
         return f"{type(self).__name__}({self.identity_key()})"
 
 
+def describe_identity(identity: dict[str, Any]) -> str:
+    """An encoder identity for people: 'builtin (dim 4096)', 'sentence-transformers:
+    sentence-transformers/LaBSE (dim 768)' (the kind once when it is also the name)."""
+    kind, name = identity.get("kind"), identity.get("name")
+    label = str(kind) if name in (None, kind) else f"{kind}:{name}"
+    return f"{label} (dim {identity.get('dim')})"
+
+
 def l2_normalize(matrix: np.ndarray, inplace: bool = False) -> np.ndarray:
     """Rows scaled to unit length (float32); all-zero rows stay zero (no NaN). With
     `inplace`, a writeable float32 input is scaled where it is (no copy)."""
