@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from aligner.encoders.stats import EncoderStats
 
 
 class Encoder(ABC):
@@ -46,6 +49,20 @@ class Encoder(ABC):
             out.append(vectors[offset : offset + len(window)])
             offset += len(window)
         return out
+
+    @property
+    def cheap_windows(self) -> bool:
+        """Whether `encode_windows` costs about as little as encoding each text once (the
+        builtin encoder's features add up). Callers of a costly encoder encode only the
+        windows they need."""
+        return False
+
+    def statistics(self) -> EncoderStats | None:
+        """The statistics fitted for this encoder on development data (language centres,
+        unrelated-segment similarities, calibrations), or None when nobody fitted them."""
+        from aligner.encoders.stats import shipped_stats
+
+        return shipped_stats(self.identity)
 
     def identity_key(self) -> str:
         return json.dumps(self.identity, sort_keys=True, ensure_ascii=False)
