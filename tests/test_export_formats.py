@@ -235,7 +235,7 @@ def test_cli_align_takes_format(seeds_dir: Path, tmp_path):
     out, summary = run_cli("align", str(fa), str(ar), "--format", "jsonl")
     records = [json.loads(line) for line in out.splitlines()]
     assert records and {r["src_lang"] for r in records} == {"fa"}
-    assert "2 documents read" in summary and f"{len(records)} segments written" in summary
+    assert "fa 11 + ar 8 sentences" in summary and f"{len(records)} segments written" in summary
 
 
 def test_cli_refuses_an_unwritable_output_before_any_work(seeds_dir: Path, tmp_path):
