@@ -28,7 +28,7 @@ from pathlib import Path
 
 from bench.common import DATA, REPO_ROOT, Section, load_average, machine, markdown_table
 
-SECTIONS = ("quality", "speed", "peers", "dedup", "archive")
+SECTIONS = ("quality", "heldout", "speed", "peers", "dedup", "archive")
 REPORT = REPO_ROOT / "BENCHMARKS.md"
 
 
@@ -36,6 +36,13 @@ def run_quality(data: Path, quick: bool) -> Section:
     from bench import quality
 
     return quality.run(data, quick)
+
+
+def run_heldout(data: Path, quick: bool) -> Section:
+    """builtin and e5 on the seeds calibration never saw, with reliability tables."""
+    from bench import heldout
+
+    return heldout.run(data, seeds=(0,) if quick else heldout.HELD_OUT_SEEDS)
 
 
 def run_speed(data: Path, quick: bool) -> Section:
@@ -72,6 +79,7 @@ def run_archive(data: Path, quick: bool) -> Section:
 
 RUNNERS: dict[str, Callable[[Path, bool], Section]] = {
     "quality": run_quality,
+    "heldout": run_heldout,
     "speed": run_speed,
     "peers": run_peers,
     "dedup": run_dedup,
