@@ -101,6 +101,9 @@ class OnnxE5Encoder(Encoder):
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # idle threads sleep instead of spinning: faster on a shared machine (measured 37-41
+        # against 28-32 sentences/s on 2 busy cores), and kinder to whatever else runs
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self._session = ort.InferenceSession(
                 str(self.folder / ONNX_FILE), options, providers=["CPUExecutionProvider"]
