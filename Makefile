@@ -13,7 +13,7 @@ CHROMIUM ?= chromium
 
 install:
 	$(PIP) install "$(TORCH)"
-	$(PIP) install -e ".[st,dev,bench]"
+	$(PIP) install -e ".[st,dev,bench,e5]"
 
 install-core:  ## without sentence-transformers/torch: builtin encoder only
 	$(PIP) install -e ".[dev]"
