@@ -86,7 +86,8 @@ def engine_tokenizer(workdir: Path) -> Callable[[str], list[int]] | None:
 
 
 def token_agreement(folder: Path, texts: Sequence[str], engine: Callable) -> dict[str, Any]:
-    """Token ids of the exported tokenizer.json and of the ONNX engine against the engine's."""
+    """Token ids of the exported tokenizer.json, of transformers loading it and of the ONNX
+    engine against the engine's."""
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
@@ -96,6 +97,15 @@ def token_agreement(folder: Path, texts: Sequence[str], engine: Callable) -> dic
         "sentences": len(texts),
         "tokenizer_json_identical": sum(f == e for f, e in zip(found, expected)),
     }
+    try:  # what sentence-transformers feeds the model (transformers' tokenizer, cut at 512)
+        from transformers import AutoTokenizer
+
+        auto = AutoTokenizer.from_pretrained(str(folder))
+        cut = [[0, *e[:510], 2] for e in expected]
+        hf = [auto(PREFIX + t, truncation=True, max_length=512)["input_ids"] for t in texts]
+        out["transformers_identical"] = sum(f == e for f, e in zip(hf, cut))
+    except ImportError as exc:
+        out["transformers"] = f"skipped ({exc})"
     try:
         from aligner.encoders.onnx_e5 import OnnxE5Encoder
 
