@@ -1,9 +1,12 @@
 # aligner — one command each: install, demo, test.
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
-# torch is pinned to the CPU wheel: an unpinned torch (pulled by sentence-transformers)
-# would download several GB of CUDA packages.
+# torch is pinned and installed first, so that sentence-transformers does not pull another
+# one. On PyPI, torch==2.13.0 for Linux x86-64 is the CUDA build (it brings about 18 nvidia
+# packages, several GB); for the CPU build give its wheel index:
+#   make install TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH ?= torch==2.13.0
+TORCH_INDEX ?=
 # the command line; e.g. ALIGNER="python -m aligner.cli" to run this checkout without installing
 ALIGNER ?= aligner
 # headless browser for the review page's screenshot (Debian: apt-get install chromium)
@@ -12,7 +15,7 @@ CHROMIUM ?= chromium
 .PHONY: install install-core demo report test lint format bench clean
 
 install:
-	$(PIP) install "$(TORCH)"
+	$(PIP) install "$(TORCH)"$(if $(TORCH_INDEX), --index-url "$(TORCH_INDEX)")
 	$(PIP) install -e ".[st,dev,bench,e5]"
 
 install-core:  ## without sentence-transformers/torch: builtin encoder only

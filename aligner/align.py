@@ -20,8 +20,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from aligner.encoders.base import Encoder, l2_normalize
+from aligner.embedding import recenter
+from aligner.encoders.base import Encoder
+from aligner.encoders.stats import Logistic
 from aligner.types import Link
+
+__all__ = ["recenter"]  # re-exported for the archive path
 
 # Link types (src sentences, tgt sentences). Skips (1, 0) and (0, 1) are handled apart.
 LINK_TYPES: tuple[tuple[int, int], ...] = ((1, 1), (1, 2), (2, 1), (2, 2), (1, 3), (3, 1))
@@ -55,6 +59,12 @@ class SideEmbeddings:
 
     windows: list[np.ndarray]  # windows[k-1][i] = embedding of sentences i .. i+k-1
     lengths: list[np.ndarray]  # lengths[k-1][i] = characters in that window
+    # allowed[k-1][i]: whether window i of size k may be linked (None: every window); a
+    # costly encoder only encodes the windows worth trying (`windows_worth_encoding`)
+    allowed: list[np.ndarray | None] = field(default_factory=list)
+
+    def mask(self, k: int) -> np.ndarray | None:
+        return self.allowed[k - 1] if k - 1 < len(self.allowed) else None
 
     @property
     def size(self) -> int:
@@ -114,7 +124,10 @@ def embed_side(
 
 
 def side_from_windows(
-    windows: Sequence[np.ndarray], texts: Sequence[str], center: np.ndarray | None = None
+    windows: Sequence[np.ndarray],
+    texts: Sequence[str],
+    center: np.ndarray | None = None,
+    allowed: Sequence[np.ndarray | None] = (),
 ) -> SideEmbeddings:
     """SideEmbeddings from window vectors (as `Encoder.encode_windows` returns them), with
     the windows' character lengths, centred on `center` when given."""
@@ -127,15 +140,7 @@ def side_from_windows(
             vectors = recenter(vectors, center)
         out.append(vectors)
         lengths.append(cumulative[k : k + count] - cumulative[:count] + (k - 1))
-    return SideEmbeddings(windows=out, lengths=lengths)
-
-
-def recenter(vectors: np.ndarray, center: np.ndarray) -> np.ndarray:
-    """Subtract a language's mean vector and renormalise. What all sentences of a language
-    share (its function words, its morphology) says nothing about which sentence translates
-    which; removing it leaves the content."""
-    shifted = np.subtract(vectors, center[None, :], dtype=np.float32)
-    return l2_normalize(shifted, inplace=True)
+    return SideEmbeddings(windows=out, lengths=lengths, allowed=list(allowed))
 
 
 def pair_background(src: SideEmbeddings, tgt: SideEmbeddings) -> Background:
@@ -201,6 +206,11 @@ class _Scorer:
         # Squared: a translation is rarely twice as long as its source, while small
         # differences are normal and should cost almost nothing.
         per_sentence = margin - p.threshold - p.length_weight * (mismatch / p.length_spread) ** 2
+        src_mask, tgt_mask = self.src.mask(a), self.tgt.mask(b)
+        if src_mask is not None:
+            per_sentence[~src_mask[rows]] = _NEG
+        if tgt_mask is not None:
+            per_sentence[:, ~(tgt_mask if js is None else tgt_mask[js])] = _NEG
         if (a, b) == (2, 2):
             penalty = p.two_two_penalty
         elif 3 in (a, b):
@@ -215,9 +225,12 @@ def align_embeddings(
     tgt: SideEmbeddings,
     params: AlignParams | None = None,
     background: Background | None = None,
+    calibration: Logistic | None = None,
 ) -> list[Link]:
     """Align two embedded documents. Returns links in document order; sentences that are in
-    no link have no counterpart."""
+    no link have no counterpart. A link's score is `calibration`'s probability that it is
+    right (features `z`, its similarity as a z-score, and `sentences`, its size), or without
+    one a logistic of its margin over the threshold."""
     params = params or AlignParams()
     n, m = src.size, tgt.size
     if n == 0 or m == 0:
@@ -226,7 +239,7 @@ def align_embeddings(
     full = n * m <= params.full_cells
     scorer = _Scorer(src, tgt, background, params, full=full)
     bands = _full_band(n, m) if full else _anchor_band(src, tgt, params)
-    return _dynamic_programme(scorer, bands, params)
+    return _dynamic_programme(scorer, bands, params, calibration)
 
 
 def _full_band(n: int, m: int) -> list[tuple[int, int]]:
@@ -299,7 +312,10 @@ def _longest_increasing_chain(pairs: list[tuple[int, int]]) -> list[tuple[int, i
 
 
 def _dynamic_programme(
-    scorer: _Scorer, bands: list[tuple[int, int]], params: AlignParams
+    scorer: _Scorer,
+    bands: list[tuple[int, int]],
+    params: AlignParams,
+    calibration: Logistic | None = None,
 ) -> list[Link]:
     n = len(bands) - 1
     types = params.link_types()
@@ -308,7 +324,7 @@ def _dynamic_programme(
         pointers = _small_table(scorer, n, scorer.tgt.size, types)
     else:
         pointers = _banded_table(scorer, bands, types)
-    return _trace_back(scorer, bands, pointers, types, params)
+    return _trace_back(scorer, bands, pointers, types, params, calibration)
 
 
 # Up to this many cells (a news report against another: about 100) the table is filled in
@@ -395,6 +411,7 @@ def _trace_back(
     pointers: list[np.ndarray] | list[list[int]],
     types: tuple[tuple[int, int], ...],
     params: AlignParams,
+    calibration: Logistic | None = None,
 ) -> list[Link]:
     n = len(bands) - 1
     links: list[Link] = []
@@ -409,7 +426,12 @@ def _trace_back(
         else:
             a, b = types[t]
             i0, j0 = i - a, j - b
-            score = _link_score(scorer.z_margin(a, b, i0, j0), params)
+            z = scorer.z_margin(a, b, i0, j0)
+            score = (
+                calibration.probability({"z": z, "sentences": a + b})
+                if calibration is not None
+                else _link_score(z, params)
+            )
             links.append(Link(tuple(range(i0, i)), tuple(range(j0, j)), score))
             i, j = i0, j0
     return links[::-1]
@@ -445,3 +467,40 @@ def _top_two_gap(z: np.ndarray) -> np.ndarray:
         return z[:, 0]
     top = np.partition(z, z.shape[1] - 2, axis=1)[:, -2:]
     return top[:, 1] - top[:, 0]
+
+
+def windows_worth_encoding(
+    src: SideEmbeddings,
+    tgt: SideEmbeddings,
+    background: Background,
+    params: AlignParams | None = None,
+    slack: float = 1.0,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Which multi-sentence windows of each side a costly encoder should encode, judged on
+    approximate windows (`src`, `tgt`: each window the normalised sum of its sentence
+    vectors, which runs a little high against single sentences, so errs on the side of
+    encoding): a window is worth it where a link through it could beat, by `slack` (in
+    gain units), the best 1-1 link among the sentences it covers, and the link itself
+    would clear the threshold. Returns, per side, a mask per window size 1..max_group."""
+    params = params or AlignParams()
+    n, m = src.size, tgt.size
+    src_masks = [np.ones(n, bool)] + [np.zeros(max(n - k + 1, 0), bool) for k in range(2, 4)]
+    tgt_masks = [np.ones(m, bool)] + [np.zeros(max(m - k + 1, 0), bool) for k in range(2, 4)]
+    if n == 0 or m == 0:
+        return src_masks[: params.max_group], tgt_masks[: params.max_group]
+    scorer = _Scorer(src, tgt, background, params, full=False)
+    one = scorer._gains(1, 1, np.arange(n), None)
+    for a, b in params.link_types():
+        if (a, b) == (1, 1) or n < a or m < b:
+            continue
+        gains = scorer._gains(a, b, np.arange(n - a + 1), None)
+        # the best 1-1 link inside the block the window link would cover (0: skip them all)
+        inside = np.zeros_like(gains)
+        for r in range(a):
+            for c in range(b):
+                block = one[r : r + n - a + 1, c : c + m - b + 1]
+                np.maximum(inside, block, out=inside)
+        worth = gains > inside - slack
+        src_masks[a - 1] |= worth.any(axis=1) if a > 1 else False
+        tgt_masks[b - 1] |= worth.any(axis=0) if b > 1 else False
+    return src_masks[: params.max_group], tgt_masks[: params.max_group]

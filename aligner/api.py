@@ -19,20 +19,16 @@ from typing import Any, TypeVar
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from aligner.align import AlignParams, align_embeddings, embed_side
-from aligner.encoders import Encoder, load_encoder
+from aligner.align import AlignParams
+from aligner.embedding import Embedder
+from aligner.encoders import DEFAULT_MODEL, Encoder, load_encoder
 from aligner.index import DocumentIndex, IndexError_, content_hash
-from aligner.match import (
-    EmbeddedCorpus,
-    MatchParams,
-    embed_corpus,
-    match_documents,
-    same_event_score,
-)
-from aligner.prepare import prepare_document, prepare_documents
-from aligner.readers import ReadOptions, Warn, read_documents
+from aligner.match import MatchParams, match_documents
+from aligner.prepare import prepare_documents
+from aligner.readers import STRICT, ReadOptions, Warn, read_documents
 from aligner.resources import check_embedding_memory
 from aligner.types import Alignment, Document, DocumentPair, PreparedDocument
+from aligner.verify import VerifyParams, verify_pair
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,8 +50,10 @@ def single_threaded_blas(function: F) -> F:
 class MatchResult:
     documents: list[PreparedDocument]
     pairs: list[DocumentPair]
-    # the sentence embeddings behind the pairs, for the review page's similarity heatmap
-    corpus: EmbeddedCorpus | None = field(default=None, compare=False, repr=False)
+    # verified candidates that were not matched, each with its verdict (for the review page)
+    rejected: list[DocumentPair] = field(default_factory=list, compare=False, repr=False)
+    # the run's embeddings, for the review page's similarity heatmap
+    embedder: Embedder | None = field(default=None, compare=False, repr=False)
 
     @property
     def alignments(self) -> list[Alignment]:
@@ -73,11 +71,15 @@ def load_documents(
 
 
 def _as_encoder(encoder: Encoder | str | None) -> Encoder:
-    return encoder if isinstance(encoder, Encoder) else load_encoder(encoder or "builtin")
+    return encoder if isinstance(encoder, Encoder) else load_encoder(encoder or DEFAULT_MODEL)
 
 
 def _as_prepared(docs: Sequence[Document | PreparedDocument]) -> list[PreparedDocument]:
-    return [d if isinstance(d, PreparedDocument) else prepare_document(d) for d in docs]
+    """Documents prepared here; a given language their text contradicts is logged (the
+    "aligner" logger), as `prepare_documents(docs, warn=...)` reports it."""
+    fresh = iter(prepare_documents([d for d in docs if not isinstance(d, PreparedDocument)],
+                                   warn=STRICT.warn))  # fmt: skip
+    return [d if isinstance(d, PreparedDocument) else next(fresh) for d in docs]
 
 
 @single_threaded_blas
@@ -101,27 +103,32 @@ def match(
         existing = DocumentIndex.load(index)
         existing.check_encoder(model.identity, where=str(index))
     check_embedding_memory([len(d.sentences) for d in prepared], model.dim, align_params.max_group)
-    corpus = embed_corpus(prepared, model, align_params.max_group)
-    pairs = match_documents(
-        prepared, model, src_lang, tgt_lang, params, align_params, corpus=corpus
+    embedder = Embedder.for_encoder(model)
+    with_text = [d for d in prepared if d.sentences]
+    vectors = dict(zip((d.id for d in with_text), embedder.document_vectors(with_text)))
+    outcome = match_documents(
+        prepared, embedder, src_lang, tgt_lang, params, align_params, doc_vectors=vectors
     )
     if index is not None:
-        save_to_index(prepared, corpus, model, index, existing)
-    return MatchResult(prepared, pairs, corpus)
+        save_to_index(prepared, vectors, model, index, existing)
+    return MatchResult(prepared, outcome.pairs, outcome.rejected, embedder)
 
 
 def save_to_index(
     docs: Sequence[PreparedDocument],
-    corpus: EmbeddedCorpus,
+    doc_vectors: dict[str, np.ndarray],
     encoder: Encoder,
     folder: str | Path,
     existing: DocumentIndex | None = None,
 ) -> dict[str, int]:
     index = existing or DocumentIndex(encoder.identity, encoder.dim)
+    zero = np.zeros(encoder.dim, dtype=np.float32)
     counts = index.add(
         [d.id for d in docs],
         [d.lang for d in docs],
-        np.stack([corpus.doc_vectors[d.id] for d in docs]) if docs else np.zeros((0, encoder.dim)),
+        np.stack([doc_vectors.get(d.id, zero) for d in docs])
+        if docs
+        else np.zeros((0, encoder.dim)),
         [content_hash(d.doc.text) for d in docs],
         [d.doc.title for d in docs],
         [len(d.sentences) for d in docs],
@@ -147,20 +154,20 @@ def align_pair(
     tgt: Document | PreparedDocument,
     encoder: Encoder | str | None = None,
     params: AlignParams | None = None,
+    verify: VerifyParams | None = None,
 ) -> MatchResult:
-    """`align` as a result of one document pair, with its evidence and embeddings (for the
-    review page). There was no retrieval step, so its retrieval_score is NaN."""
+    """`align` as a result of one document pair, with its verdict (`pair.verdict`: whether
+    the two report the same event; the alignment is given either way) and embeddings (for
+    the review page). There was no retrieval step, so its retrieval_score is NaN."""
     model = _as_encoder(encoder)
     src_doc, tgt_doc = _as_prepared([src, tgt])
     params = params or AlignParams()
     check_embedding_memory(
         [len(src_doc.sentences), len(tgt_doc.sentences)], model.dim, params.max_group
     )
-    corpus = embed_corpus([src_doc, tgt_doc], model, params.max_group)
-    links = align_embeddings(corpus.sides[src_doc.id], corpus.sides[tgt_doc.id], params)
-    alignment = Alignment(src_doc, tgt_doc, tuple(links))
-    pair = DocumentPair(src_doc, tgt_doc, same_event_score(alignment), float("nan"), alignment)
-    return MatchResult([src_doc, tgt_doc], [pair], corpus)
+    embedder = Embedder.for_encoder(model)
+    pair = verify_pair(src_doc, tgt_doc, embedder, params, verify)
+    return MatchResult([src_doc, tgt_doc], [pair], [], embedder)
 
 
 __all__ = [
@@ -173,9 +180,9 @@ __all__ = [
     "MatchParams",
     "MatchResult",
     "PreparedDocument",
+    "VerifyParams",
     "align",
     "align_pair",
-    "embed_side",
     "load_documents",
     "load_encoder",
     "match",

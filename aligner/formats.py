@@ -130,23 +130,29 @@ def moses_paths(name: str | Path, src_lang: str, tgt_lang: str) -> tuple[Path, P
     return Path(f"{base}.{src_lang}"), Path(f"{base}.{tgt_lang}"), Path(f"{base}.ids")
 
 
+def moses_pair(pairs: Iterable[tuple[str, str]]) -> tuple[str, str]:
+    """The one language pair of a Moses corpus (its file suffixes), from the (source,
+    target) language pairs it would hold; several, none, or one language on both sides is an
+    error (the command line checks the pairs it will match before any work)."""
+    found = sorted(set(pairs))
+    if len(found) != 1:
+        shown = ", ".join(f"{s}-{t}" for s, t in found) or "none"
+        raise AlignerError(
+            f"Moses output holds exactly one language pair (found: {shown}); "
+            "choose one with --src-lang and --tgt-lang"
+        )
+    src, tgt = found[0]
+    if src == tgt:
+        raise AlignerError(f"Moses output needs two different languages (both sides are {src})")
+    return src, tgt
+
+
 def moses_languages(
     alignments: Sequence[Alignment], fallback: tuple[str, str] | None = None
 ) -> tuple[str, str]:
     """The one language pair of a Moses corpus (its file suffixes)."""
-    pairs = sorted({(a.src.lang, a.tgt.lang) for a in alignments if a.links})
-    if not pairs and fallback:
-        pairs = [fallback]
-    if len(pairs) != 1:
-        found = ", ".join(f"{s}-{t}" for s, t in pairs) or "none"
-        raise AlignerError(
-            f"Moses output holds exactly one language pair (found: {found}); "
-            "choose one with --src-lang and --tgt-lang"
-        )
-    src, tgt = pairs[0]
-    if src == tgt:
-        raise AlignerError(f"Moses output needs two different languages (both sides are {src})")
-    return src, tgt
+    pairs = {(a.src.lang, a.tgt.lang) for a in alignments if a.links}
+    return moses_pair(pairs or ([fallback] if fallback else []))
 
 
 def write_parallel_moses(

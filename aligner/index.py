@@ -29,6 +29,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from aligner.encoders.base import describe_identity
 from aligner.errors import IndexError_
 
 FORMAT = "aligner-index"
@@ -309,7 +310,7 @@ def _check_consistency(
 
 
 def _describe(identity: dict[str, Any]) -> str:
-    return f"{identity.get('kind')}:{identity.get('name')} (dim {identity.get('dim')})"
+    return describe_identity(identity)
 
 
 def _write_database(path: Path, docs: Sequence[IndexedDocument]) -> None:

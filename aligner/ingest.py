@@ -432,7 +432,7 @@ def stored_document(item: ChunkItem, **assignment: object) -> StoredDocument:
         lang=item.prepared.lang,
         content_hash=item.content_hash,
         body_hash=item.body_hash,
-        title=item.doc.title,
+        title=item.doc.display_title,  # a .txt file's first line
         sentences=tuple(item.prepared.texts()),
         vector=item.vector,
         sketch=item.sketch,

@@ -325,6 +325,16 @@ _LATIN_WORDS = {
     ),
 }
 
+# The script of each language `detect_language` can name (Japanese and Chinese share one
+# group: both use Han characters).
+LANGUAGE_SCRIPTS = {
+    **dict.fromkeys(("fa", "ar", "ur", "ps", "ckb"), "Arabic"),
+    **dict.fromkeys(_LATIN_WORDS, "Latin"),
+    **dict.fromkeys(("ru", "uk"), "Cyrillic"),
+    **dict.fromkeys(("zh", "ja"), "Han"),
+    **{lang: script for script, lang in _SINGLE_SCRIPT_LANG.items()},
+}
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SAMPLE = 20000  # characters: a long document's language shows in its first pages
 
@@ -358,36 +368,58 @@ def detect_language(text: str, normalized: str | None = None) -> str:
     `normalized`, when given, is `normalize` of the same text (in any line or sentence
     split): document preparation has it already, and normalising again is most of the
     cost of telling Persian from Arabic."""
+    return detect_language_confidence(text, normalized)[0]
+
+
+def detect_language_confidence(text: str, normalized: str | None = None) -> tuple[str, float]:
+    """`detect_language` with how sure it is, in [0, 1]: the share of the letters in the
+    deciding script, times, where languages share a script, how far the winner's evidence
+    (function words, letters only one language uses) is ahead of the runner-up's and how
+    much evidence there is. 0 for 'und'; a few words never reach 0.5."""
     sample = text[:_SAMPLE]
     # NFKC: presentation forms and full-width letters are counted as the letters they are
     letters = Counter(unicodedata.normalize("NFKC", sample))
     counts = _script_counts(letters)
     if not counts:
-        return UNDETERMINED
-    script, _ = counts.most_common(1)[0]
+        return UNDETERMINED, 0.0
+    script, main = counts.most_common(1)[0]
+    share = main / sum(counts.values())
     if script == "Arabic":
         words = normalized[:_SAMPLE] if normalized is not None else normalize(sample)
-        return _arabic_script_language(letters, words)
-    if script == "Latin":
-        return _latin_language(sample)
-    if script == "Cyrillic":
-        return "uk" if re.search("[іїєґІЇЄҐ]", sample) else "ru"
-    if script in ("Han", "Kana"):
-        return "ja" if counts["Kana"] > 0.05 * counts["Han"] else "zh"
-    return _SINGLE_SCRIPT_LANG.get(script, UNDETERMINED)
+        lang, sure = _arabic_script_language(letters, words)
+    elif script == "Latin":
+        lang, sure = _latin_language(sample)
+    elif script == "Cyrillic":
+        lang, sure = ("uk" if re.search("[іїєґІЇЄҐ]", sample) else "ru"), 1.0
+    elif script in ("Han", "Kana"):
+        lang, sure = ("ja" if counts["Kana"] > 0.05 * counts["Han"] else "zh"), 1.0
+    else:
+        lang, sure = _SINGLE_SCRIPT_LANG.get(script, UNDETERMINED), 1.0
+    if lang == UNDETERMINED:
+        return lang, 0.0
+    # a short text is never sure: 200 letters (two or three sentences) for full weight
+    return lang, share * sure * min(1.0, main / 200)
 
 
-def _arabic_script_language(letters: Counter[str], normalized: str) -> str:
+def _lead(best: float, second: float, enough: float) -> float:
+    """How far `best` is ahead of `second`, in [0, 1], scaled down below `enough` evidence."""
+    if best <= 0:
+        return 0.0
+    return (best - second) / best * min(1.0, best / enough)
+
+
+def _arabic_script_language(letters: Counter[str], normalized: str) -> tuple[str, float]:
     # Letters of other Arabic-script languages that neither Persian nor Arabic uses.
     urdu = sum(letters[c] for c in "ٹڈڑںھے")
     pashto = sum(letters[c] for c in "ټډړږښګڼۍې")
     kurdish = sum(letters[c] for c in "ڕڵۆێ")
     if max(urdu, pashto, kurdish) >= 3:
-        return max((urdu, "ur"), (pashto, "ps"), (kurdish, "ckb"))[1]
+        ranked = sorted(((urdu, "ur"), (pashto, "ps"), (kurdish, "ckb")), reverse=True)
+        return ranked[0][1], _lead(ranked[0][0], ranked[1][0], 10)
 
     words = _WORD.findall(normalized)
     if not words:
-        return UNDETERMINED
+        return UNDETERMINED, 0.0
     fa_words = sum(1 for w in words if w in _FA_WORDS)
     ar_words = sum(1 for w in words if w in _AR_WORDS)
     article = sum(1 for w in words if w.startswith(("ال", "وال", "بال", "لل")) and len(w) > 3)
@@ -397,11 +429,16 @@ def _arabic_script_language(letters: Counter[str], normalized: str) -> str:
     # because Persian text typed on an Arabic keyboard has them too.
     fa_score = 2.0 * fa_words + 3.0 * persian_letters
     ar_score = 2.0 * ar_words + 1.0 * article + 1.0 * letters["ة"] + 0.2 * arabic_letters
-    return "fa" if fa_score >= ar_score else "ar"
+    if fa_score >= ar_score:
+        return "fa", _lead(fa_score, ar_score, 40)
+    return "ar", _lead(ar_score, fa_score, 40)
 
 
-def _latin_language(text: str) -> str:
+def _latin_language(text: str) -> tuple[str, float]:
     words = [w.lower() for w in _WORD.findall(text[:5000])]
     scores = {lang: sum(1 for w in words if w in vocab) for lang, vocab in _LATIN_WORDS.items()}
-    best = max(scores, key=lambda lang: scores[lang])
-    return best if scores[best] > 0 else UNDETERMINED
+    ranked = sorted(scores, key=lambda lang: scores[lang], reverse=True)  # stable: ties keep order
+    best = ranked[0]
+    if scores[best] <= 0:
+        return UNDETERMINED, 0.0
+    return best, _lead(scores[best], scores[ranked[1]], 20)

@@ -257,6 +257,24 @@ def read_documents(inputs: Iterable[str | Path], options: ReadOptions = STRICT) 
     return documents
 
 
+def read_single_document(item: str | Path, options: ReadOptions = STRICT) -> Document | None:
+    """The one document of an input, read as `read_documents` reads it (for `aligner align`):
+    a text file, a folder with exactly one .txt below it, or a JSONL/CSV/TSV file with
+    exactly one record. Several documents are an `InputError`; none is one too, or with
+    `skip_bad` a warning and None."""
+    docs = list(iter_input(item, options))
+    if len(docs) == 1:
+        return docs[0]
+    if docs:
+        shown = ", ".join(d.id for d in docs[:3]) + (", ..." if len(docs) > 3 else "")
+        raise InputError(
+            f"{item}: {len(docs)} documents ({shown}); aligning takes one document per input: "
+            "give one file or record each, or find the pairs with `aligner match`"
+        )
+    options.problem(InputError(f"{item}: no document in it (aligning takes one per input)"))
+    return None
+
+
 def iter_input(item: str | Path, options: ReadOptions = STRICT) -> Iterator[Document]:
     """The documents of one input; a file that cannot be read at all is one problem."""
     try:
@@ -333,7 +351,8 @@ def iter_folder(folder: Path, options: ReadOptions = STRICT) -> Iterator[Documen
             options.problem(error)
     if ignored:
         shown = ", ".join(ignored[:3]) + (", ..." if len(ignored) > 3 else "")
-        options.warn(f"{folder}: ignored {len(ignored)} file(s) that are not .txt ({shown})")
+        files = "1 file that is" if len(ignored) == 1 else f"{len(ignored)} files that are"
+        options.warn(f"{folder}: ignored {files} not .txt ({shown})")
 
 
 def iter_jsonl(

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aligner.embedding import Embedder
 from aligner.formats import strip_xml_illegal
-from aligner.match import EmbeddedCorpus
 from aligner.types import DocumentPair, Link, PreparedDocument
 
 # Languages written right to left (ISO 639 codes as langid and users give them).
@@ -63,18 +63,16 @@ def language_name(lang: str) -> str:
     return LANGUAGE_NAMES.get(lang.split("-")[0].lower(), lang)
 
 
-def similarity_matrix(corpus: EmbeddedCorpus, src_id: str, tgt_id: str) -> np.ndarray | None:
-    src, tgt = corpus.sides.get(src_id), corpus.sides.get(tgt_id)
-    if src is None or tgt is None or not src.size or not tgt.size:
+def similarity_matrix(embedder: Embedder, pair: DocumentPair) -> np.ndarray | None:
+    """Cosines of the pair's centred sentence vectors (what the aligner compares)."""
+    if not pair.src.sentences or not pair.tgt.sentences:
         return None
-    return np.asarray(src.windows[0] @ tgt.windows[0].T, dtype=np.float64)
+    src, tgt = embedder.sentences(pair.src), embedder.sentences(pair.tgt)
+    return np.asarray(src @ tgt.T, dtype=np.float64)
 
 
-def review_pairs(pairs: Sequence[DocumentPair], corpus: EmbeddedCorpus | None) -> list[ReviewPair]:
-    return [
-        ReviewPair(p, similarity_matrix(corpus, p.src.id, p.tgt.id) if corpus else None)
-        for p in pairs
-    ]
+def review_pairs(pairs: Sequence[DocumentPair], embedder: Embedder | None) -> list[ReviewPair]:
+    return [ReviewPair(p, similarity_matrix(embedder, p) if embedder else None) for p in pairs]
 
 
 def _esc(text: object) -> str:
@@ -106,10 +104,12 @@ def render_report(
     meta: Mapping[str, str] | None = None,
     min_score: float = 0.0,
     title: str = "aligner review",
+    rejected: Sequence[DocumentPair] = (),
 ) -> str:
     """The whole review page as one HTML string. `documents` (all documents read) lets the
     page list those left without a match; `meta` is shown as run information; links below
-    `min_score` are marked as not exported."""
+    `min_score` are marked as not exported; `rejected` (verified candidates that were not
+    matched) are listed with the reason."""
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -117,11 +117,40 @@ def render_report(
         f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>",
         f"<header><h1>{_esc(title)}</h1>{_meta(meta or {})}</header>",
         _index(pairs, documents, min_score),
+        _rejected(rejected),
     ]
     for number, item in enumerate(pairs, start=1):
         parts.append(_pair_section(number, item, min_score))
     parts.append(f"<script>{_JS}</script></body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _rejected(rejected: Sequence[DocumentPair]) -> str:
+    """The candidates that were verified and not matched, best first, with why."""
+    if not rejected:
+        return ""
+    rows = []
+    for p in sorted(rejected, key=lambda p: (-p.score, p.src.id, p.tgt.id)):
+        verdict = p.verdict
+        found = verdict.evidence if verdict else {}
+        reason = (verdict.reason if verdict and verdict.reason else "a better pair took one of "
+                  "its documents")  # fmt: skip
+        rows.append(
+            f"<tr><td>{_esc(p.src.id)} <span class='lang'>{_esc(p.src.lang)}</span></td>"
+            f"<td>{_esc(p.tgt.id)} <span class='lang'>{_esc(p.tgt.lang)}</span></td>"
+            f'<td class="num">{_fmt(p.score)}</td>'
+            f'<td class="num">{_fmt(found.get("coverage", 0.0), percent=True)}</td>'
+            f'<td class="num">{_fmt(found.get("margin", 0.0))}</td>'
+            f'<td class="num">{len(p.alignment.links)}</td><td>{_esc(reason)}</td></tr>'
+        )
+    return (
+        f'<section id="rejected"><h2>Candidates verified and rejected ({len(rejected)})</h2>'
+        "<p>Pairs that retrieval proposed and the verdict turned down: their sentences do "
+        "not translate each other well enough, or another pair was better.</p>"
+        '<table class="index"><thead><tr><th>source document</th><th>target document</th>'
+        "<th>same-event score</th><th>coverage</th><th>counterpart margin</th><th>links</th>"
+        f"<th>why not matched</th></tr></thead><tbody>{''.join(rows)}</tbody></table></section>"
+    )
 
 
 def _meta(meta: Mapping[str, str]) -> str:
@@ -200,7 +229,8 @@ def _titles(p: DocumentPair) -> str:
     """Title, date, address and origin of both documents, where the input gave them."""
     cells = []
     for doc in (p.src, p.tgt):
-        bits = [f"<b {_lang_attrs(doc.lang)}>{_esc(doc.doc.title)}</b>"] if doc.doc.title else []
+        title = doc.doc.display_title  # the input's title, or the first line
+        bits = [f"<b {_lang_attrs(doc.lang)}>{_esc(title)}</b>"] if title else []
         bits += [f"<bdi>{_esc(x)}</bdi>" for x in (doc.doc.date, doc.doc.url, doc.doc.origin) if x]
         cells.append(f"<div>{' · '.join(bits)}</div>")
     return f'<div class="docinfo">{"".join(cells)}</div>'
@@ -409,7 +439,10 @@ def _heatmap(number: int, item: ReviewPair) -> str:
     caption = (
         f"Rows: {_esc(language_name(p.src.lang))} sentences, columns: "
         f"{_esc(language_name(p.tgt.lang))} sentences; cosine of the centred sentence "
-        f"vectors (white: median {lo:.2f}, blue: {hi:.2f}). Boxes: the chosen alignment."
+        f"vectors (white: median {lo:.2f}, blue: {hi:.2f}). Boxes: the chosen alignment. "
+        "Dark cells off the boxes are similar sentences that were not linked: repeated "
+        "content (the same fact said twice, a quote repeated), or links the aligner "
+        "rejected (too weak, or out of order with the rest)."
         + (f" Pooled {block}×{block} (block maximum)." if block > 1 else "")
     )
     svg = (
@@ -418,8 +451,25 @@ def _heatmap(number: int, item: ReviewPair) -> str:
         f"{''.join(shapes)}</svg>"
     )
     return (
-        f'<div class="heatmap"><h3>Sentence similarity</h3>{svg}'
+        f'<div class="heatmap"><h3>Sentence similarity</h3>{svg}{_heat_legend(lo, hi)}'
         f'<p class="caption">{caption}</p></div>'
+    )
+
+
+def _heat_legend(lo: float, hi: float, steps: int = 4) -> str:
+    """The heatmap's colour scale: a bar from white to blue with the cosines it maps."""
+    stops = ", ".join(_heat_colour(k / 8) for k in range(9))
+    ticks = "".join(
+        f'<span style="left:{100 * k / steps:.0f}%">{lo + (hi - lo) * k / steps:.2f}</span>'
+        for k in range(steps + 1)
+    )
+    return (
+        '<div class="heatlegend" role="img" aria-label="colour scale: cosine similarity from '
+        f'{lo:.2f} (white) to {hi:.2f} (blue)"><span class="heatbar" '
+        f'style="background:linear-gradient(to right, {stops})"></span>'
+        f'<span class="heatticks">{ticks}</span><small>cosine similarity (white: the '
+        "median, typical of unrelated sentences, and below; blue: the most similar pair)"
+        "</small></div>"
     )
 
 
@@ -463,6 +513,11 @@ table.index th { text-align: left; color: var(--muted); font-weight: 600; }
 .heatmap svg { display: block; } .heatmap .caption { color: var(--muted); font-size: 12px;
   max-width: 460px; }
 .ax { font: 9px sans-serif; fill: #889; }
+.heatlegend { margin: 8px 0 0 28px; max-width: 260px; font-size: 11px; color: var(--muted); }
+.heatbar { display: block; height: 10px; border: 1px solid var(--line); border-radius: 2px; }
+.heatticks { display: block; position: relative; height: 14px; }
+.heatticks span { position: absolute; transform: translateX(-50%);
+  font-variant-numeric: tabular-nums; }
 rect.path { fill: none; stroke-width: 2; } rect.path.hl { stroke: #000; stroke-width: 3; }
 polyline.route { fill: none; stroke: #e8590c; stroke-width: 1.2; stroke-dasharray: 3 2; }
 table.align { width: 100%; table-layout: fixed; }

@@ -37,6 +37,7 @@ import faiss
 import numpy as np
 
 from aligner.docvec import SKETCH_DIM, DocSpace
+from aligner.encoders.base import describe_identity
 from aligner.errors import IndexError_
 
 FORMAT = "aligner-archive"
@@ -942,4 +943,4 @@ def _fsync_file(path: Path) -> None:
 
 
 def _describe(identity: dict[str, Any]) -> str:
-    return f"{identity.get('kind')}:{identity.get('name')} (dim {identity.get('dim')})"
+    return describe_identity(identity)

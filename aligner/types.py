@@ -23,6 +23,21 @@ class Document:
     origin: str = ""  # where it was read from, e.g. "archive.jsonl:12", for error messages
     fields: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
+    @property
+    def display_title(self) -> str | None:
+        """The title to show: the input's title, else the first line of the text (a .txt
+        file's headline), shortened to about 120 characters at a word; None if there is none.
+        The review page and `aligner index search` show this."""
+        title = self.title
+        if title is None:
+            title = next((line for line in self.text[:4096].splitlines() if line.strip()), None)
+        if title is None:
+            return None
+        title = " ".join(title.split())
+        if len(title) > 120:
+            title = title[:120].rsplit(" ", 1)[0] + " …"
+        return title or None
+
 
 @dataclass(frozen=True)
 class Sentence:
@@ -106,14 +121,27 @@ def _coverage(doc: PreparedDocument, indices: Any) -> float:
 
 
 @dataclass(frozen=True)
+class Verdict:
+    """Whether two documents report the same event, and why."""
+
+    score: float  # the probability of the same event (calibrated encoders), else in [0, 1]
+    accepted: bool
+    reason: str  # why not, when not accepted
+    evidence: dict[str, float] = field(default_factory=dict, compare=False)
+    calibrated: bool = False
+
+
+@dataclass(frozen=True)
 class DocumentPair:
-    """Two documents judged to report the same thing, with the evidence for it."""
+    """Two documents with the verdict on them: judged to report the same thing (a matched
+    pair), or a verified candidate that was rejected (`verdict.reason` says why)."""
 
     src: PreparedDocument
     tgt: PreparedDocument
     score: float  # final same-event score in [0, 1]
     retrieval_score: float  # margin score of the document embeddings
     alignment: Alignment
+    verdict: Verdict | None = field(default=None, compare=False)
 
     @property
     def evidence(self) -> dict[str, float]:

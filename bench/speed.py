@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from aligner import api
-from aligner.align import align_embeddings
+from aligner.align import AlignParams, align_embeddings
+from aligner.embedding import Embedder
 from aligner.encoders import BuiltinEncoder, Encoder, load_encoder
-from aligner.match import embed_corpus
 from aligner.prepare import prepare_document
 from aligner.scoring import score_strict
 from aligner.types import Document
+from aligner.verify import background_for, pair_sides
 from bench import datasets
 from bench.common import (
     DATA,
@@ -127,10 +128,16 @@ def alignment_throughput(data: Path, encoder: Encoder) -> dict[str, float]:
     for src, tgt in pairs:
         api.align(src, tgt, encoder)
     with_embedding = time.perf_counter() - start
-    embedded = [embed_corpus([src, tgt], encoder) for src, tgt in pairs]
+    embedder = Embedder.for_encoder(encoder)
+    params = AlignParams()
+    embedded = [
+        (pair_sides(s, t, embedder, bg, params), bg)
+        for s, t in pairs
+        for bg in [background_for(embedder, s.lang, t.lang)]
+    ]
     start = time.perf_counter()
-    for (src, tgt), corpus in zip(pairs, embedded):
-        align_embeddings(corpus.sides[src.id], corpus.sides[tgt.id])
+    for (src_side, tgt_side), bg in embedded:
+        align_embeddings(src_side, tgt_side, params, bg)
     align_only = time.perf_counter() - start
     sentences = sum(len(s.sentences) + len(t.sentences) for s, t in pairs) / len(pairs)
     return {

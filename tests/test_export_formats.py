@@ -202,7 +202,7 @@ def test_cli_formats_carry_the_same_segments(seeds_dir: Path, tmp_path):
     tsv = tmp_path / "p.tsv"
     _, summary = run_cli("match", str(seeds_dir), "-o", str(tsv))
     rows = tsv.read_text(encoding="utf-8").splitlines()[1:]
-    assert "5 documents read" in summary and "pairs matched" in summary
+    assert "5 documents read" in summary and "1 pair matched" in summary
     assert f"{len(rows)} segments written, 0 segments filtered" in summary
 
     run_cli("match", str(seeds_dir), "-o", str(tmp_path / "p.tmx"))
@@ -235,7 +235,7 @@ def test_cli_align_takes_format(seeds_dir: Path, tmp_path):
     out, summary = run_cli("align", str(fa), str(ar), "--format", "jsonl")
     records = [json.loads(line) for line in out.splitlines()]
     assert records and {r["src_lang"] for r in records} == {"fa"}
-    assert "2 documents read" in summary and f"{len(records)} segments written" in summary
+    assert "fa 11 + ar 8 sentences" in summary and f"{len(records)} segments written" in summary
 
 
 def test_cli_refuses_an_unwritable_output_before_any_work(seeds_dir: Path, tmp_path):

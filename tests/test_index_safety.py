@@ -198,7 +198,7 @@ def test_cli_refuses_an_index_made_with_another_encoder(index_dir, seeds_dir):
         main, ["match", str(seeds_dir), "--index", str(index_dir), "-m", "builtin:128"]
     )
     assert result.exit_code == EXIT_INDEX
-    assert "was made with encoder builtin:builtin (dim 256)" in result.output
+    assert "was made with encoder builtin (dim 256)" in result.output
     assert manifest_of(index_dir) == before  # refused before anything was overwritten
 
 

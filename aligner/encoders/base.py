@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from aligner.encoders.stats import EncoderStats
 
 
 class Encoder(ABC):
@@ -47,11 +50,33 @@ class Encoder(ABC):
             offset += len(window)
         return out
 
+    @property
+    def cheap_windows(self) -> bool:
+        """Whether `encode_windows` costs about as little as encoding each text once (the
+        builtin encoder's features add up). Callers of a costly encoder encode only the
+        windows they need."""
+        return False
+
+    def statistics(self) -> EncoderStats | None:
+        """The statistics fitted for this encoder on development data (language centres,
+        unrelated-segment similarities, calibrations), or None when nobody fitted them."""
+        from aligner.encoders.stats import shipped_stats
+
+        return shipped_stats(self.identity)
+
     def identity_key(self) -> str:
         return json.dumps(self.identity, sort_keys=True, ensure_ascii=False)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.identity_key()})"
+
+
+def describe_identity(identity: dict[str, Any]) -> str:
+    """An encoder identity for people: 'builtin (dim 4096)', 'sentence-transformers:
+    sentence-transformers/LaBSE (dim 768)' (the kind once when it is also the name)."""
+    kind, name = identity.get("kind"), identity.get("name")
+    label = str(kind) if name in (None, kind) else f"{kind}:{name}"
+    return f"{label} (dim {identity.get('dim')})"
 
 
 def l2_normalize(matrix: np.ndarray, inplace: bool = False) -> np.ndarray:

@@ -117,6 +117,10 @@ class BuiltinEncoder(Encoder):
             self._add_batch_features(texts[start : start + size], out[start : start + size])
         return out
 
+    @property
+    def cheap_windows(self) -> bool:
+        return not self.cross_word
+
     def encode_windows(self, texts: Sequence[str], max_group: int) -> list[np.ndarray]:
         if self.cross_word:  # n-grams across words: joined texts have extra features
             return super().encode_windows(texts, max_group)
