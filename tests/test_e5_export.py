@@ -57,6 +57,7 @@ def test_export_writes_a_checked_folder(models, exported):
         "model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json",
         "special_tokens_map.json", "modules.json", "sentence_bert_config.json",
         "1_Pooling/config.json", "config_sentence_transformers.json", "onnx/model.onnx",
+        "onnx/model.onnx_data",
     ]:  # fmt: skip
         assert (exported / name).is_file(), name
     assert (exported / "2_Normalize").is_dir()
