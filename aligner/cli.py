@@ -183,9 +183,9 @@ def _plural(count: int, noun: str, plural: str | None = None) -> str:
 def model_options(
     command: F, default: str = DEFAULT_MODEL, envvar: str | None = "ALIGNER_MODEL"
 ) -> F:
-    """--model, --device, --batch-size. `match`, `align` and `report` use e5 when it can
-    load (else builtin, with a warning) unless ALIGNER_MODEL says otherwise; `index search`
-    the encoder of its index; the archive commands builtin."""
+    """--model, --device, --batch-size. `match`, `align` and `report` use DEFAULT_MODEL
+    unless ALIGNER_MODEL says otherwise; `index search` the encoder of its index; the
+    archive commands builtin."""
     command = click.option(
         "--batch-size", type=click.IntRange(1), default=None,
         help="Sentences per encoder batch (default: 2048 for builtin, 64 for models).",

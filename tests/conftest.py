@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-# The command line's default encoder is e5 where it loads; the suite runs on builtin (fast)
-# unless a test names e5 (tests/test_e5.py and the verdict tests do).
+# The suite runs on builtin (fast) whatever a developer's ALIGNER_MODEL says, unless a test
+# names e5 (tests/test_e5.py and the verdict tests do).
 os.environ["ALIGNER_MODEL"] = "builtin"
 
 ROOT = Path(__file__).resolve().parents[1]

