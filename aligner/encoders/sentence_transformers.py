@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import importlib.util
 import logging
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -62,23 +63,29 @@ class SentenceTransformerEncoder(Encoder):
             dim = int(self._model.encode(["x"], convert_to_numpy=True).shape[1])
         self.dim = int(dim)
         self.device = str(self._model.device)
+        self.prompt = symmetric_prompt(self.name, getattr(self._model, "prompts", None) or {})
 
     @property
     def identity(self) -> dict[str, Any]:
         # The device is left out on purpose: the same model gives the same vectors (up to
         # floating point) on CPU and GPU, so an index made on one can be queried on the other.
-        return {
+        identity = {
             "kind": "sentence-transformers",
             "name": self.name,
             "dim": self.dim,
             "fingerprint": self._fingerprint,
         }
+        if self.prompt:
+            identity["prompt"] = self.prompt
+        return identity
 
     def encode(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
+        # sentence-transformers sorts the texts by length into batches itself
         vectors = self._model.encode(
             list(texts),
+            prompt=self.prompt,
             batch_size=batch_size or self.batch_size,
             convert_to_numpy=True,
             normalize_embeddings=False,
@@ -158,6 +165,18 @@ def _quiet_hub() -> Iterator[None]:
     finally:
         for logger, level in zip(loggers, levels):
             logger.setLevel(level)
+
+
+_E5_NAME = re.compile(r"(?:^|[^a-z0-9])e5(?:[^a-z0-9]|$)")
+
+
+def symmetric_prompt(model: str, prompts: dict[str, str]) -> str | None:
+    """The prompt for both sides of a bitext: "query: " for e5-family models (a configured
+    prompt "query: ", or "e5" in the name), whose card advises it for symmetric tasks; None
+    (no prompt) for other models."""
+    if "query: " in prompts.values() or _E5_NAME.search(Path(model).name.lower()):
+        return "query: "
+    return None
 
 
 def _local_fingerprint(model: str) -> str | None:
