@@ -25,8 +25,6 @@ from aligner.encoders.base import Encoder
 from aligner.encoders.stats import Logistic
 from aligner.types import Link
 
-__all__ = ["recenter"]  # re-exported for the archive path
-
 # Link types (src sentences, tgt sentences). Skips (1, 0) and (0, 1) are handled apart.
 LINK_TYPES: tuple[tuple[int, int], ...] = ((1, 1), (1, 2), (2, 1), (2, 2), (1, 3), (3, 1))
 _SKIP_SRC = len(LINK_TYPES)

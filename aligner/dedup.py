@@ -39,7 +39,6 @@ from aligner.align import (
     SideEmbeddings,
     best_match_margin,
     embed_side,
-    recenter,
     side_from_windows,
 )
 from aligner.docvec import (
@@ -54,6 +53,7 @@ from aligner.docvec import (
     verify_pair,
     window_background,
 )
+from aligner.embedding import recenter
 from aligner.encoders.base import Encoder, l2_normalize, sum_windows
 from aligner.ingest import (
     ChunkItem,

@@ -32,7 +32,7 @@ from aligner.align import (
     windows_worth_encoding,
 )
 from aligner.embedding import Embedder
-from aligner.encoders.base import l2_normalize
+from aligner.encoders.base import sum_windows
 from aligner.encoders.stats import Logistic
 from aligner.types import Alignment, DocumentPair, PreparedDocument, Verdict
 
@@ -118,22 +118,14 @@ def pair_sides(
             side_from_windows(embedder.all_windows(tgt, params.max_group), tgt.texts()),
         )
     s1, t1 = embedder.sentences(src), embedder.sentences(tgt)
-    approx_src = side_from_windows(_summed_windows(s1, params.max_group), src.texts())
-    approx_tgt = side_from_windows(_summed_windows(t1, params.max_group), tgt.texts())
+    approx_src = side_from_windows(sum_windows(s1, params.max_group), src.texts())
+    approx_tgt = side_from_windows(sum_windows(t1, params.max_group), tgt.texts())
     judge = background or pair_background(approx_src, approx_tgt)
     src_masks, tgt_masks = windows_worth_encoding(approx_src, approx_tgt, judge, params)
     return (
         _real_windows(src, s1, src_masks, embedder),
         _real_windows(tgt, t1, tgt_masks, embedder),
     )
-
-
-def _summed_windows(sentences: np.ndarray, max_group: int) -> list[np.ndarray]:
-    out, window = [sentences], sentences
-    for k in range(2, max_group + 1):
-        window = window[:-1] + sentences[k - 1 :] if len(window) > 1 else sentences[:0]
-        out.append(l2_normalize(window))
-    return out
 
 
 def _real_windows(
