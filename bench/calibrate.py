@@ -143,10 +143,11 @@ def candidate_rows(
     link_rows, link_labels, pairs = [], [], []
     for pair in outcome.pairs + outcome.rejected:
         key = (pair.src.id, pair.tgt.id)
-        gold_links = gold.links.get(key)
+        # the sentence gold: a row split into k sentences on both sides is k 1-1 links
+        gold_links = gold.split_aware.get(key)
         flipped = False
-        if gold_links is None and key[::-1] in gold.links:
-            gold_links, flipped = gold.links[key[::-1]], True
+        if gold_links is None and key[::-1] in gold.split_aware:
+            gold_links, flipped = gold.split_aware[key[::-1]], True
         right = {(s, t) if not flipped else (t, s) for s, t in (gold_links or [])}
         is_gold = frozenset(key) in gold_pairs
         # Links are exported from accepted pairs, nearly all gold ones: whether a link is

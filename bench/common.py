@@ -162,12 +162,13 @@ def map_gold(dataset: datasets.Dataset, prepared: dict[str, PreparedDocument]) -
 
 
 def score_against(pred: Alignments, gold: MappedGold) -> dict[str, Scores]:
-    """Strict and lax scores, and strict against the split-aware gold; lost gold links
-    counted as missed."""
+    """Strict and lax scores against the line gold and against the split-aware gold (the
+    sentence gold); lost gold links counted as missed."""
     return {
         "strict": with_lost(scoring.score_strict(pred, gold.links), gold.lost),
         "lax": with_lost(scoring.score_lax(pred, gold.links), gold.lost_pairs),
         "strict split-aware": with_lost(scoring.score_strict(pred, gold.split_aware), gold.lost),
+        "lax split-aware": with_lost(scoring.score_lax(pred, gold.split_aware), gold.lost_pairs),
     }
 
 
