@@ -440,6 +440,34 @@ def _link_score(z: float, params: AlignParams) -> float:
     return float(1.0 / (1.0 + np.exp(-(z - params.threshold))))
 
 
+def link_contrast(
+    src: SideEmbeddings, tgt: SideEmbeddings, links: Sequence[Link], background: Background
+) -> tuple[float, float]:
+    """How far the links stand above the rest of the pair: the mean z-score of the links
+    (each against the background of its own link type, weighted by its sentences), and
+    the mean z-score of the sentence pairs that no link covers (0.0 where there are none).
+
+    A translation's links stand far above its unlinked sentence pairs; two reports of one
+    topic can be linked throughout, but their links score no better than any two of their
+    sentences do."""
+    if not links:
+        return 0.0, 0.0
+    total = weight = 0.0
+    covered = np.zeros((src.size, tgt.size), dtype=bool)
+    for link in links:
+        a, b = len(link.src), len(link.tgt)
+        sim = float(src.windows[a - 1][link.src[0]] @ tgt.windows[b - 1][link.tgt[0]])
+        mean, std = background.stats(a, b)
+        total += (a + b) * (sim - mean) / std
+        weight += a + b
+        covered[link.src[0] : link.src[-1] + 1, link.tgt[0] : link.tgt[-1] + 1] = True
+    if covered.all():
+        return total / weight, 0.0
+    mean, std = background.stats(1, 1)
+    rest = (src.windows[0] @ tgt.windows[0].T)[~covered]
+    return total / weight, float((rest.mean() - mean) / std)
+
+
 def best_match_margin(
     a_vectors: np.ndarray, b_vectors: np.ndarray, background: Background
 ) -> float:

@@ -21,7 +21,7 @@ from threadpoolctl import threadpool_limits
 
 from aligner.align import AlignParams
 from aligner.embedding import Embedder
-from aligner.encoders import DEFAULT_MODEL, Encoder, load_encoder
+from aligner.encoders import Encoder, default_model, load_encoder
 from aligner.index import DocumentIndex, IndexError_, content_hash
 from aligner.match import MatchParams, match_documents
 from aligner.prepare import prepare_documents
@@ -71,7 +71,9 @@ def load_documents(
 
 
 def _as_encoder(encoder: Encoder | str | None) -> Encoder:
-    return encoder if isinstance(encoder, Encoder) else load_encoder(encoder or DEFAULT_MODEL)
+    if isinstance(encoder, Encoder):
+        return encoder
+    return load_encoder(encoder or default_model(), warn=STRICT.warn)
 
 
 def _as_prepared(docs: Sequence[Document | PreparedDocument]) -> list[PreparedDocument]:

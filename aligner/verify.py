@@ -27,6 +27,7 @@ from aligner.align import (
     SideEmbeddings,
     align_embeddings,
     best_match_margin,
+    link_contrast,
     pair_background,
     side_from_windows,
     windows_worth_encoding,
@@ -37,7 +38,7 @@ from aligner.encoders.stats import Logistic
 from aligner.types import Alignment, DocumentPair, PreparedDocument, Verdict
 
 # The features of the same-event calibration (see `evidence`).
-PAIR_FEATURES = ("coverage", "mean_link_score", "margin", "same_event")
+PAIR_FEATURES = ("coverage", "link_z", "unlinked_z", "margin", "log_links")
 CALIBRATED_MIN_SCORE = 0.5  # a probability: as likely the same event as not
 # The same-event score an uncalibrated encoder needs (chosen on the damaged sets with the
 # builtin encoder when it still estimated its statistics from the batch).
@@ -142,21 +143,28 @@ def _real_windows(
 
 
 def evidence(
-    alignment: Alignment, src_sentences: np.ndarray, tgt_sentences: np.ndarray, bg: Background
+    alignment: Alignment, src: SideEmbeddings, tgt: SideEmbeddings, bg: Background
 ) -> dict[str, float]:
     """What the verdict weighs: coverage (harmonic mean of both documents' covered share),
-    mean_link_score, margin (`best_match_margin`, clipped to [-2, 8]), same_event
-    (coverage times mean_link_score), and the counts behind them."""
-    margin = best_match_margin(src_sentences, tgt_sentences, bg)
+    link_z and unlinked_z (`link_contrast`: how far the links stand above the pair's
+    other sentence pairs), margin (`best_match_margin`, clipped to [-2, 8]: how distinct
+    each sentence's best counterpart is), log_links (evidence grows with the number of
+    links), and mean_link_score, same_event (coverage times mean_link_score) and the
+    counts behind them for display and for an uncalibrated encoder."""
+    margin = best_match_margin(src.windows[0], tgt.windows[0], bg)
+    link_z, unlinked_z = link_contrast(src, tgt, alignment.links, bg)
     cov = coverage(alignment)
     return {
         "coverage": cov,
         "src_coverage": alignment.src_coverage,
         "tgt_coverage": alignment.tgt_coverage,
+        "link_z": float(np.clip(link_z, -5.0, 20.0)),
+        "unlinked_z": float(np.clip(unlinked_z, -5.0, 20.0)),
         "mean_link_score": alignment.mean_score,
         "margin": float(np.clip(margin, -2.0, 8.0)),
         "same_event": cov * alignment.mean_score,
         "links": float(len(alignment.links)),
+        "log_links": float(np.log1p(len(alignment.links))),
     }
 
 
@@ -180,7 +188,7 @@ def verify_pair(
     links = align_embeddings(src_side, tgt_side, align_params, background, link_calibration)
     alignment = Alignment(src, tgt, tuple(links))
     bg = background or pair_background(src_side, tgt_side)
-    found = evidence(alignment, src_side.windows[0], tgt_side.windows[0], bg)
+    found = evidence(alignment, src_side, tgt_side, bg)
     verdict = judge(found, params, stats.pair_calibration if stats is not None else None)
     return DocumentPair(src, tgt, verdict.score, retrieval_score, alignment, verdict)
 

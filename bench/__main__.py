@@ -2,7 +2,7 @@
 
     python -m bench                   # everything; rewrites BENCHMARKS.md
     python -m bench --quick           # smaller sizes (does not write BENCHMARKS.md)
-    python -m bench --only peers      # one section: quality, speed, peers, dedup, archive
+    python -m bench --only peers      # one section (the names are SECTIONS)
 
 Deterministic inputs (seed 0); timings depend on the machine and its load, which the report
 records. Parts whose data or peer is missing are skipped with a message, never failed.
@@ -28,7 +28,7 @@ from pathlib import Path
 
 from bench.common import DATA, REPO_ROOT, Section, load_average, machine, markdown_table
 
-SECTIONS = ("quality", "heldout", "speed", "peers", "dedup", "archive")
+SECTIONS = ("quality", "heldout", "budget", "speed", "peers", "dedup", "archive")
 REPORT = REPO_ROOT / "BENCHMARKS.md"
 
 
@@ -43,6 +43,13 @@ def run_heldout(data: Path, quick: bool) -> Section:
     from bench import heldout
 
     return heldout.run(data, seeds=(0,) if quick else heldout.HELD_OUT_SEEDS)
+
+
+def run_budget(data: Path, quick: bool) -> Section:
+    """`match` with e5 against one encoding pass over its sentences."""
+    from bench import encode_budget
+
+    return encode_budget.run(data, "e5", 50 if quick else 200)
 
 
 def run_speed(data: Path, quick: bool) -> Section:
@@ -80,6 +87,7 @@ def run_archive(data: Path, quick: bool) -> Section:
 RUNNERS: dict[str, Callable[[Path, bool], Section]] = {
     "quality": run_quality,
     "heldout": run_heldout,
+    "budget": run_budget,
     "speed": run_speed,
     "peers": run_peers,
     "dedup": run_dedup,

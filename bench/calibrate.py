@@ -49,6 +49,13 @@ LINK_FEATURES = ("z", "sentences")
 # Nearly separable classes make an unregularised logistic arbitrarily steep, its boundary
 # anywhere in the gap; a ridge keeps the probabilities graded across it.
 PAIR_L2 = 1.0
+# The pair features are recorded in the fitted file (the calibration names them); builtin
+# keeps the link probabilities: its look-alikes share names, numbers and loanwords, whose
+# character n-grams give their links z-scores as high as a translation's (with
+# PAIR_FEATURES its seed look-alikes scored 0.61-0.91, with these at most 0.20), while
+# e5's look-alike links look as right as a translation's (0.80-0.86) and only their
+# z-scores against the rest of the pair tell them apart (docs/calibration.md).
+PAIR_FEATURES_OF = {"builtin": ("coverage", "mean_link_score", "margin", "same_event", "log_links")}
 
 
 def sentences_by_language(sources: Sequence[datasets.SourceDoc]) -> dict[str, list[list[str]]]:
@@ -162,7 +169,8 @@ def candidate_rows(
 
 
 def pair_features(pair: DocumentPair, stats: EncoderStats, params: AlignParams) -> dict:
-    """The verdict's evidence with link scores recomputed by the fitted link calibration."""
+    """The verdict's evidence with link scores recomputed by the fitted link calibration
+    (the candidates were verified before it existed)."""
     found = dict(pair.verdict.evidence)
     links = pair.alignment.links
     if links and stats.link_calibration is not None:
@@ -209,8 +217,9 @@ def fit(
               f"{len(rows)} links, {time.perf_counter() - start:.0f}s")  # fmt: skip
     stats.link_calibration = fit_logistic(link_rows, link_labels, LINK_FEATURES)
     rows = [pair_features(p, stats, align_params) for p, _, _ in candidates]
+    features = PAIR_FEATURES_OF.get(str(encoder.identity.get("kind")), PAIR_FEATURES)
     stats.pair_calibration = fit_logistic(
-        rows, [g for _, g, _ in candidates], PAIR_FEATURES, l2=PAIR_L2
+        rows, [g for _, g, _ in candidates], features, l2=PAIR_L2
     )
     stats.notes = {
         "fitted_on": "FLORES-200 devtest and TICO-19 (fa, ar, en): centres and backgrounds; "

@@ -183,3 +183,36 @@ def test_small_tables_filled_in_python_align_as_the_vectorised_programme(monkeyp
             results.append([(x.src, x.tgt, x.score) for x in align_embeddings(src, tgt)])
         assert results[0] == results[1]
         assert results[0] or tgt is not src
+
+
+def _unit_rows(rng: np.random.Generator, n: int, dim: int = 32) -> np.ndarray:
+    vectors = rng.normal(size=(n, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_link_contrast_tells_translations_from_topical_lookalikes():
+    """Links that stand far above the pair's other sentence pairs give a high link_z and a
+    low unlinked_z; links no better than any two sentences of the pair give link_z close
+    to unlinked_z."""
+    from aligner.align import Background, link_contrast, side_from_windows
+    from aligner.types import Link
+
+    rng = np.random.default_rng(0)
+    topic = _unit_rows(rng, 1)[0]
+    src = _unit_rows(rng, 5)
+    translation = src + 0.1 * _unit_rows(rng, 5)
+    lookalike = 0.6 * topic + 0.4 * _unit_rows(rng, 5)
+    src_topical = 0.6 * topic + 0.4 * src
+
+    def side(vectors):
+        unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        return side_from_windows([unit.astype(np.float32)], ["x"] * len(vectors))
+
+    background = Background(0.0, 0.18)
+    diagonal = [Link((i,), (i,), 0.9) for i in range(5)]
+    true_z, true_rest = link_contrast(side(src), side(translation), diagonal, background)
+    look_z, look_rest = link_contrast(side(src_topical), side(lookalike), diagonal, background)
+    assert true_z - true_rest > 3.0
+    assert look_z - look_rest < 1.0
+    assert look_rest > true_rest  # the look-alike's sentences are all alike
+    assert link_contrast(side(src), side(translation), [], background) == (0.0, 0.0)

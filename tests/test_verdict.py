@@ -52,10 +52,9 @@ def test_seed_pair_alone_equals_seed_pair_among_seeds(seeds_dir: Path, encoder) 
     # and `align` gives the same verdict and links
     aligned = api.align_pair(pair_only[0], pair_only[1], encoder).pairs[0]
     assert _key(aligned) == _key(verdict)
-    if encoder.identity["kind"] == "builtin":
-        # e5's calibration, fitted on translations, still rejects this rewrite (p 0.21)
-        assert [(p.src.id, p.tgt.id) for p in alone.pairs] == [(FA, AR)]
-        assert [(p.src.id, p.tgt.id) for p in among.pairs] == [(FA, AR)]
+    assert [(p.src.id, p.tgt.id) for p in alone.pairs] == [(FA, AR)]
+    assert [(p.src.id, p.tgt.id) for p in among.pairs] == [(FA, AR)]
+    assert len(verdict.alignment.links) == 8
 
 
 def test_lookalikes_are_never_paired(seeds_dir: Path, encoder) -> None:
