@@ -11,9 +11,9 @@ from aligner.errors import AlignerError
 
 __all__ = [
     "DEFAULT_MODEL",
-    "default_model",
     "BuiltinEncoder",
     "Encoder",
+    "default_model",
     "l2_normalize",
     "load_encoder",
     "model_for_identity",
