@@ -218,9 +218,7 @@ def fit(
     stats.link_calibration = fit_logistic(link_rows, link_labels, LINK_FEATURES)
     rows = [pair_features(p, stats, align_params) for p, _, _ in candidates]
     features = PAIR_FEATURES_OF.get(str(encoder.identity.get("kind")), PAIR_FEATURES)
-    stats.pair_calibration = fit_logistic(
-        rows, [g for _, g, _ in candidates], features, l2=PAIR_L2
-    )
+    stats.pair_calibration = fit_logistic(rows, [g for _, g, _ in candidates], features, l2=PAIR_L2)
     stats.notes = {
         "fitted_on": "FLORES-200 devtest and TICO-19 (fa, ar, en): centres and backgrounds; "
         f"damaged fa-ar sets of seeds {list(seeds)}, and FLORES-200 rewrite sets (a third "
