@@ -153,6 +153,23 @@ def report(
     return "\n".join(lines).rstrip() + "\n"
 
 
+# A section of BENCHMARKS.md that says this is recorded by hand (a run too long for `make
+# bench`, or one that needs an exported model or a GPU); `make bench` carries it over.
+BY_HAND = "Not part of `make bench`"
+
+
+def sections_by_hand(previous: str, written: Sequence[str]) -> list[str]:
+    """The sections of an earlier report that say they are recorded by hand (`BY_HAND`),
+    and that this run did not write, verbatim."""
+    chunks = previous.split("\n## ")[1:]
+    kept = []
+    for chunk in chunks:
+        title = chunk.split("\n", 1)[0].strip()
+        if BY_HAND in chunk and title not in written:
+            kept.append("## " + chunk.rstrip() + "\n")
+    return kept
+
+
 def _busy(load: str, cpus: str) -> str | None:
     """The 1-minute load average when it exceeds the number of CPUs, else None."""
     try:
@@ -199,6 +216,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     seconds = time.perf_counter() - start
 
     text = report(sections, command, started, seconds, load)
+    if args.output.is_file():
+        previous = args.output.read_text(encoding="utf-8")
+        kept = sections_by_hand(previous, [s.title for s in sections])
+        text = text + "".join("\n" + chunk for chunk in kept)
     summary = [row for s in sections for row in s.summary]
     if summary:
         print("\n".join(markdown_table(["measure", "measured", "target", "met"], summary)))

@@ -133,3 +133,15 @@ def test_split_aware_gold_refines_only_equal_splits_of_one_to_one_lines() -> Non
     scores = score_against(pred, gold)
     assert scores["strict split-aware"].f1 == 1.0
     assert scores["strict"].true_positives == 1
+
+
+def test_make_bench_carries_over_the_sections_recorded_by_hand() -> None:
+    from bench.__main__ import BY_HAND, sections_by_hand
+
+    previous = (
+        "# Benchmarks\n\n## Run\n\nold run\n\n## Quality\n\nold figures\n\n"
+        f"## e5 engines\n\n{BY_HAND} (needs an export).\n\n| a |\n\n"
+        f"## Speed\n\n{BY_HAND}, but written again by this run\n"
+    )
+    kept = sections_by_hand(previous, ["Quality", "Speed"])
+    assert kept == [f"## e5 engines\n\n{BY_HAND} (needs an export).\n\n| a |\n"]
