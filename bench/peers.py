@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
@@ -189,8 +189,9 @@ def find_vecalign() -> tuple[ModuleType | None, str]:
         sys.path.insert(0, folder)
     try:
         import vecalign.dp_utils as dp_utils  # type: ignore[import-not-found]
-    except ImportError as error:  # most often: dp_core not built
-        return None, f"vecalign did not import ({error}); build its dp_core, see docs/measure.md"
+    except Exception as error:  # most often an ImportError: dp_core not built
+        return None, (f"vecalign did not import ({type(error).__name__}: {error}); build its "
+                      "dp_core, see docs/measure.md")  # fmt: skip
     return dp_utils, ""
 
 
@@ -212,9 +213,10 @@ def find_bertalign() -> tuple[ModuleType | None, str]:
     sys.modules[spec.name] = module  # numba's cache of its compiled functions imports it
     try:
         spec.loader.exec_module(module)
-    except ImportError as error:  # torch, faiss and numba are its dependencies
+    except Exception as error:  # most often an ImportError: torch, faiss or numba missing
         del sys.modules[spec.name]
-        return None, f"Bertalign's corelib did not import ({error}); see docs/measure.md"
+        return None, (f"Bertalign's corelib did not import ({type(error).__name__}: {error}); "
+                      "see docs/measure.md")  # fmt: skip
     return module, ""
 
 
@@ -341,6 +343,7 @@ class AlignerRun:
     pairs: int
     seconds: float
     scores: dict[str, Scores]
+    links: Alignments = field(default_factory=dict, repr=False)  # for a closer look
 
 
 def align_ours(
@@ -370,7 +373,7 @@ def scored_run(
     gold: MappedGold,
 ) -> AlignerRun:
     theirs = {(s.id, t.id): ls for (s, t), ls in zip(pairs, links)}
-    return AlignerRun(label, name, len(pairs), seconds, score_against(theirs, gold))
+    return AlignerRun(label, name, len(pairs), seconds, score_against(theirs, gold), theirs)
 
 
 def load_encoders(models: Sequence[str], notes: list[str]) -> dict[str, Encoder]:
