@@ -128,6 +128,7 @@ def run_hunalign(
             capture_output=True,
             text=True,
             check=False,
+            cwd=folder,  # it writes a translate.txt where it runs
         )
         seconds = time.perf_counter() - start
         if done.returncode:
