@@ -26,6 +26,7 @@ class DiskCachedEncoder(Encoder):
         self.path = folder / f"{inner.identity.get('kind', 'encoder')}-{digest}.npz"
         self._vectors: dict[str, np.ndarray] = {}
         self._dirty = False
+        self.encoded = 0  # texts the wrapped encoder was asked for (not found in the cache)
         if self.path.is_file():
             with np.load(self.path, allow_pickle=False) as data:
                 texts = json.loads(str(data["texts"]))
@@ -49,6 +50,7 @@ class DiskCachedEncoder(Encoder):
             return self.inner.encode(texts, batch_size)
         missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
         if missing:
+            self.encoded += len(missing)
             for text, vector in zip(missing, self.inner.encode(missing, batch_size)):
                 self._vectors[text] = vector
             self._dirty = True
