@@ -105,9 +105,12 @@ def load_sources(name: str, data: Path = DATA) -> list[datasets.SourceDoc]:
     return datasets.load_corpus(corpus_path(name, data), group_by)
 
 
-def generate_set(name: str, data: Path = DATA, seed: int = SEED) -> datasets.Dataset:
-    """The damaged set of one corpus, as the quality section measures it."""
-    return datasets.generate(load_sources(name, data), name, seed)
+def generate_set(
+    name: str, data: Path = DATA, seed: int = SEED, langs: tuple[str, str] = datasets.LANGS
+) -> datasets.Dataset:
+    """The damaged set of one corpus in one language pair (fa-ar unless told), as the
+    quality section measures it."""
+    return datasets.generate(load_sources(name, data), name, seed, langs=langs)
 
 
 def documents(dataset: datasets.Dataset) -> list[Document]:
@@ -141,23 +144,23 @@ def map_gold(dataset: datasets.Dataset, prepared: dict[str, PreparedDocument]) -
     links: Alignments = {}
     split_aware: Alignments = {}
     lost = lost_pairs = 0
-    for fa, ar in dataset.gold_pairs:
-        fa_map = datasets.map_lines(dataset.line_spans[fa], sentence_spans(prepared[fa]))
-        ar_map = datasets.map_lines(dataset.line_spans[ar], sentence_spans(prepared[ar]))
-        links[(fa, ar)], split_aware[(fa, ar)] = [], []
-        for line_link in dataset.gold_links[(fa, ar)]:
-            mapped, n_lost = datasets.map_links([line_link], fa_map, ar_map)
+    for a, b in dataset.gold_pairs:  # (source side, target side) of the set's language pair
+        a_map = datasets.map_lines(dataset.line_spans[a], sentence_spans(prepared[a]))
+        b_map = datasets.map_lines(dataset.line_spans[b], sentence_spans(prepared[b]))
+        links[(a, b)], split_aware[(a, b)] = [], []
+        for line_link in dataset.gold_links[(a, b)]:
+            mapped, n_lost = datasets.map_links([line_link], a_map, b_map)
             if n_lost:
                 lost += 1
                 lost_pairs += len(line_link[0]) * len(line_link[1])
                 continue
             src, tgt = mapped[0]
-            links[(fa, ar)].append((src, tgt))
+            links[(a, b)].append((src, tgt))
             one_to_one_lines = len(line_link[0]) == len(line_link[1]) == 1
             if one_to_one_lines and len(src) == len(tgt) > 1:
-                split_aware[(fa, ar)].extend(((i,), (j,)) for i, j in zip(src, tgt))
+                split_aware[(a, b)].extend(((i,), (j,)) for i, j in zip(src, tgt))
             else:
-                split_aware[(fa, ar)].append((src, tgt))
+                split_aware[(a, b)].append((src, tgt))
     return MappedGold(links, lost, lost_pairs, split_aware)
 
 

@@ -1,14 +1,17 @@
-"""Damaged Persian–Arabic document sets with gold pairs and gold links, made from real data.
+"""Damaged bilingual document sets with gold pairs and gold links, made from real data.
 
-FLORES-200 and TICO-19 give 1-1 parallel sentences grouped into documents (see
-`../shared/data/README.md`). Real scraped news is messier, so each source document is
-damaged, under one seeded `random.Random`, the way news sites damage it:
+FLORES-200 and TICO-19 give 1-1 parallel sentences in Persian, Arabic and English, grouped
+into documents (see `../shared/data/README.md`). A set is built for one language pair,
+Persian–Arabic unless `generate(..., langs=...)` says otherwise (fa-en, ar-en, ...): the
+first language of the pair is the source side of the gold pairs and links, the second the
+target side. Real scraped news is messier, so each source document is damaged, under one
+seeded `random.Random`, the way news sites damage it, the same way for every pair:
 
 - merges: a writer packs two or three adjacent sentences into one on ONE side, replacing
-  the full stop by "،" and joining with "و" (Persian " و ", Arabic "و" attached to the next
-  word). Gold gets 2-1, 1-2, 3-1 and 1-3 links. Sentences with an internal sentence break
-  (". " inside) are never merged, so a merged line holds no place where a segmenter that
-  splits at ". " would cut it;
+  the full stop by a comma and joining with "and" (Persian "، و ", Arabic "، و" attached to
+  the next word, English ", and "). Gold gets 2-1, 1-2, 3-1 and 1-3 links. Sentences with
+  an internal sentence break (". " inside) are never merged, so a merged line holds no place
+  where a segmenter that splits at ". " would cut it;
 - drops: a sentence loses its counterpart (1-0 / 0-1, absent from gold links);
 - page furniture: title, metadata, "read also" lines, end marks, source lines, comments and
   sidebar headlines (see `bench.junk`); never in gold links;
@@ -54,10 +57,11 @@ CORPORA = {  # name -> (file, column that groups rows into documents)
     "flores200": ("flores200-devtest.fa-ar.tsv", "url"),
     "tico19": ("tico19.fa-ar.tsv", "doc"),
 }
-LANGS = ("fa", "ar")
+LANGS = ("fa", "ar")  # the default language pair: (source side, target side)
+SIDES = ("fa", "ar", "en")  # the languages a SourceDoc can have
 
 Span = tuple[int, int]
-LineLink = tuple[tuple[int, ...], tuple[int, ...]]  # (fa line indices, ar line indices)
+LineLink = tuple[tuple[int, ...], tuple[int, ...]]  # (src line indices, tgt line indices)
 
 # Where a segmenter splitting at ". " would cut: an ender, closing marks, then white space.
 _INTERNAL_BREAK = re.compile(r"[.!?؟…]+[\"'»”’)\]}]*\s")
@@ -67,17 +71,36 @@ _ARABIC_LETTER = re.compile(r"[\u0621-\u064a\u0671-\u06d3]")
 _TITLE_STRIP = ".!?؟…:،,؛;»«\"'()[]- "
 # Longer packed sentences are unrealistic, and a segmenter may cut a very long line anyway.
 MAX_MERGED_CHARS = 1000
+# Merging: (comma, conjunction) by language; other languages get the comma of their script.
+_JOINERS = {"fa": ("،", "و"), "ar": ("،", "و"), "en": (",", "and")}
+_ARABIC_SCRIPT_LANGS = {"fa", "ar", "ur", "ps", "ckb", "sd", "ug"}
+# Openers that lose their capital when a sentence becomes the second half of a merged one
+# (names keep theirs: "..., and Iran said" but "..., and the minister said").
+_EN_LOWER_OPENERS = frozenset((
+    "a", "an", "the", "this", "that", "these", "those", "it", "its", "he", "she", "they", "we",
+    "you", "his", "her", "their", "our", "there", "here", "in", "on", "at", "by", "for", "from",
+    "with", "after", "before", "during", "when", "while", "as", "if", "some", "many", "most",
+    "all", "one", "two", "three", "several", "each", "both", "such", "other", "but", "and",
+    "so", "yet", "or",
+))  # fmt: skip
 
 
 @dataclass(frozen=True)
 class SourceDoc:
-    """One document of the parallel data: line i of `fa` translates line i of `ar`."""
+    """One document of the parallel data: line i of `fa` translates line i of `ar` (and of
+    `en` when there is one)."""
 
     key: str
     domain: str
     fa: tuple[str, ...]
     ar: tuple[str, ...]
-    en: tuple[str, ...] = ()  # the English pivot, when the data has it (topic similarity only)
+    en: tuple[str, ...] = ()  # the English side (and topic pivot), when the data has it
+
+    def side(self, lang: str) -> tuple[str, ...]:
+        """The sentences in `lang` (one of SIDES)."""
+        if lang not in SIDES:
+            raise ValueError(f"no {lang!r} side: source documents have {', '.join(SIDES)}")
+        return getattr(self, lang)
 
 
 @dataclass(frozen=True)
@@ -103,22 +126,23 @@ class Dataset:
     name: str
     seed: int
     docs: list[dict[str, str]]  # id, lang, text
-    gold_pairs: list[tuple[str, str]]  # (fa_id, ar_id)
+    gold_pairs: list[tuple[str, str]]  # (src_id, tgt_id): langs[0], langs[1]
     gold_links: dict[tuple[str, str], list[LineLink]]  # over line indices
     line_spans: dict[str, list[Span]]  # doc id -> (start, end) of each line in its text
     info: dict[str, dict[str, object]]  # doc id -> role, source, target, furniture
     rates: Rates = field(default_factory=Rates)
+    langs: tuple[str, str] = LANGS  # (source side, target side)
 
     def stats(self) -> dict[str, object]:
         """Counts for a report: documents by language and role, gold pairs, gold link kinds
-        ('2-1': two fa lines, one ar line), and lines: all, furniture, and report lines of
-        paired documents left without a counterpart (drops)."""
+        ('2-1': two source lines, one target line), and lines: all, furniture, and report
+        lines of paired documents left without a counterpart (drops)."""
         kinds = Counter(f"{len(s)}-{len(t)}" for ls in self.gold_links.values() for s, t in ls)
         roles = Counter(f"{d['lang']}:{self.info[d['id']]['role']}" for d in self.docs)
         linked: Counter[str] = Counter()
-        for (fa, ar), links in self.gold_links.items():
-            linked[fa] += sum(len(s) for s, _ in links)
-            linked[ar] += sum(len(t) for _, t in links)
+        for (src, tgt), links in self.gold_links.items():
+            linked[src] += sum(len(s) for s, _ in links)
+            linked[tgt] += sum(len(t) for _, t in links)
         lines: Counter[str] = Counter()
         for d in self.docs:
             doc_id, lang = d["id"], d["lang"]
@@ -146,7 +170,10 @@ def clean_sentence(text: str) -> str:
 
 
 def load_corpus(path: str | Path, group_by: str) -> list[SourceDoc]:
-    """Source documents of a fa-ar TSV, in file order; rows of one document are contiguous."""
+    """Source documents of a fa-ar TSV, in file order; rows of one document are contiguous.
+    Rows without fa or ar are skipped (whatever the language pair, so that the sets of all
+    pairs are made of the same rows); a document gets its English side when all its kept
+    rows have one."""
     docs: dict[str, tuple[str, list[str], list[str], list[str]]] = {}
     with Path(path).open(encoding="utf-8", newline="") as f:
         reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
@@ -188,18 +215,39 @@ def can_merge(sentences: Sequence[str]) -> bool:
 
 
 def merge_sentences(sentences: Sequence[str], lang: str) -> str:
-    """'A. B.' -> 'A، و B.' (Persian) or 'A، وB.' (Arabic attaches the conjunction)."""
+    """'A. B.' -> 'A، و B.' (Persian), 'A، وB.' (Arabic attaches the conjunction) or
+    'A, and b.' (English: a common opener loses its capital, a name keeps it). A language
+    without a conjunction here gets the comma of its script: 'A، B.' or 'A, B.'."""
+    comma, conjunction = _JOINERS.get(lang, ("،" if lang in _ARABIC_SCRIPT_LANGS else ",", ""))
     merged = sentences[0]
     for nxt in sentences[1:]:
         head = merged[:-1] if merged.endswith(".") else merged
-        if nxt.startswith("و ") or (lang == "ar" and nxt.startswith("و")):
+        if lang == "en":
+            merged = f"{head}{comma} {_english_second_half(nxt)}"
+            continue
+        if not conjunction:
+            joint = " "
+        elif nxt.startswith("و ") or (lang == "ar" and nxt.startswith("و")):
             joint = " "  # already opens with "and"; "و و" / "وو" would read as a typo
         elif lang == "ar" and _ARABIC_LETTER.match(nxt):
             joint = " و"
         else:
-            joint = " و "
-        merged = f"{head}،{joint}{nxt}"
+            joint = f" {conjunction} "
+        merged = f"{head}{comma}{joint}{nxt}"
     return merged
+
+
+def _english_second_half(sentence: str) -> str:
+    """'The minister said.' -> 'and the minister said.'; 'But it rained.' -> 'but it
+    rained.' (no 'and but'); 'Iran said.' -> 'and Iran said.'."""
+    first = sentence.split(" ", 1)[0]
+    word = first.rstrip(",;:")
+    if word[:1].isupper() and word[1:].islower() and word.lower() in _EN_LOWER_OPENERS:
+        sentence = sentence[0].lower() + sentence[1:]
+        word = word.lower()
+    if word.lower() in ("and", "but", "yet", "so", "or"):
+        return sentence  # already opens with a conjunction
+    return f"and {sentence}"
 
 
 # --- one document pair ---------------------------------------------------------------------
@@ -210,15 +258,21 @@ class _Unit:
     """Source sentences that end up in one gold link. Each inner tuple is one written line:
     ((0, 1),) is one merged line, ((0,), (1,)) two lines, () a side that was dropped."""
 
-    fa: tuple[tuple[int, ...], ...]
-    ar: tuple[tuple[int, ...], ...]
+    src: tuple[tuple[int, ...], ...]
+    tgt: tuple[tuple[int, ...], ...]
+
+    def side(self, which: int) -> tuple[tuple[int, ...], ...]:
+        return self.tgt if which else self.src
 
 
-def _plan(src: SourceDoc, rng: random.Random, rates: Rates) -> list[_Unit]:
-    """Decide, sentence by sentence, what becomes of the 1-1 parallel rows: kept, dropped on
-    one side, or packed with the next one or two on one side."""
+def _plan(
+    sides: tuple[Sequence[str], Sequence[str]], rng: random.Random, rates: Rates
+) -> list[_Unit]:
+    """Decide, sentence by sentence, what becomes of the 1-1 parallel rows of the (source,
+    target) sentences: kept, dropped on one side, or packed with the next one or two on one
+    side."""
     units: list[_Unit] = []
-    i, n = 0, len(src.fa)
+    i, n = 0, len(sides[0])
     while i < n:
         if rng.random() < rates.drop:
             one = ((i,),)
@@ -226,20 +280,20 @@ def _plan(src: SourceDoc, rng: random.Random, rates: Rates) -> list[_Unit]:
             i += 1
             continue
         if rng.random() < rates.merge:
-            side = rng.choice(LANGS)
-            sentences = src.fa if side == "fa" else src.ar
+            side = rng.choice((0, 1))  # the same draw as choosing from a language pair
+            sentences = sides[side]
             k = min(3 if rng.random() < rates.three_way else 2, n - i)
             while k >= 2 and not can_merge(sentences[i : i + k]):
                 k -= 1
             if k >= 2:
                 packed = (tuple(range(i, i + k)),)
                 separate = tuple((j,) for j in range(i, i + k))
-                units.append(_Unit(packed, separate) if side == "fa" else _Unit(separate, packed))
+                units.append(_Unit(packed, separate) if side == 0 else _Unit(separate, packed))
                 i += k
                 continue
         units.append(_Unit(((i,),), ((i,),)))
         i += 1
-    if not any(u.fa and u.ar for u in units):
+    if not any(u.src and u.tgt for u in units):
         # everything dropped: a document with no report left is not a damaged document
         return [_Unit(((i,),), ((i,),)) for i in range(n)]
     return units
@@ -292,28 +346,33 @@ def _dress(
 
 
 def _sides(
-    src: SourceDoc, units: list[_Unit], rng: random.Random, rates: Rates
+    src: SourceDoc,
+    units: list[_Unit],
+    rng: random.Random,
+    rates: Rates,
+    langs: tuple[str, str] = LANGS,
 ) -> tuple[list[_Line], list[_Line]]:
-    """The written fa and ar documents of one source document, as _Line lists."""
+    """The written source and target documents of one source document, as _Line lists."""
     # Titles are cut from different sentences on the two sides, so that the two headlines
     # are not translations of each other (they would be a parallel pair gold does not know).
-    picks = rng.sample(range(len(src.fa)), min(2, len(src.fa)))
-    langs = rng.sample(LANGS, 2)  # with one sentence only one side gets a title: either
+    n = len(src.side(langs[0]))
+    picks = rng.sample(range(n), min(2, n))
+    order = rng.sample(langs, 2)  # with one sentence only one side gets a title: either
     titles: dict[str, str | None] = {}
-    for lang, pick in zip(langs, picks, strict=False):
-        sentences = src.fa if lang == "fa" else src.ar
+    for lang, pick in zip(order, picks, strict=False):
+        sentences = src.side(lang)
         titles[lang] = _title(sentences[pick], rng) if rng.random() < rates.title else None
-    result: dict[str, list[_Line]] = {}
-    for lang in LANGS:
-        sentences = src.fa if lang == "fa" else src.ar
-        groups = [(u, idx) for u, unit in enumerate(units) for idx in getattr(unit, lang)]
-        result[lang] = _dress(_body(sentences, groups, lang), lang, rng, rates, titles.get(lang))
-    return result["fa"], result["ar"]
+    result: list[list[_Line]] = []
+    for which, lang in enumerate(langs):
+        groups = [(u, idx) for u, unit in enumerate(units) for idx in unit.side(which)]
+        body = _body(src.side(lang), groups, lang)
+        result.append(_dress(body, lang, rng, rates, titles.get(lang)))
+    return result[0], result[1]
 
 
-def _links(fa: list[_Line], ar: list[_Line]) -> list[LineLink]:
+def _links(src: list[_Line], tgt: list[_Line]) -> list[LineLink]:
     where: dict[int, tuple[list[int], list[int]]] = {}
-    for side, lines in ((0, fa), (1, ar)):
+    for side, lines in ((0, src), (1, tgt)):
         for number, line in enumerate(lines):
             if line.unit is not None:
                 where.setdefault(line.unit, ([], []))[side].append(number)
@@ -348,7 +407,7 @@ def lookalikes(
         (_jaccard(topics[d.key], topics[t.key]), d, t)
         for d in sources
         for t in sources
-        if d is not t and d.domain == t.domain and len(d.fa) >= 2
+        if d is not t and d.domain == t.domain and len(d.fa) >= 2  # all sides: same length
     ]
     rng.shuffle(candidates)
     candidates.sort(key=lambda c: -c[0])
@@ -364,19 +423,24 @@ def lookalikes(
 
 
 def _distractor(
-    reserved: SourceDoc, target: SourceDoc, lang: str, rng: random.Random, rates: Rates
+    reserved: SourceDoc,
+    target: SourceDoc,
+    lang: str,
+    rng: random.Random,
+    rates: Rates,
+    langs: tuple[str, str] = LANGS,
 ) -> list[_Line]:
-    """Side `lang` of the reserved document with up to `max_shared` of the target's
-    sentences (at most a third of the target) put in after its first sentence."""
-    sentences = list(getattr(reserved, lang))
-    theirs = getattr(target, lang)
+    """Side `lang` (one of `langs`) of the reserved document with up to `max_shared` of the
+    target's sentences (at most a third of the target) put in after its first sentence."""
+    sentences = list(reserved.side(lang))
+    theirs = target.side(lang)
     for borrowed in rng.sample(theirs, min(rates.max_shared, len(theirs) // 3)):
         sentences.insert(rng.randint(1, len(sentences)), borrowed)
     # plan as if both sides were these sentences: merges and drops apply, side `lang` is kept
-    alike = SourceDoc(reserved.key, reserved.domain, tuple(sentences), tuple(sentences))
-    units = _plan(alike, rng, rates)
-    groups = [(u, idx) for u, unit in enumerate(units) for idx in getattr(unit, lang)]
-    own = getattr(reserved, lang)  # a title cut from a borrowed sentence would be the target's
+    units = _plan((sentences, sentences), rng, rates)
+    which = langs.index(lang)
+    groups = [(u, idx) for u, unit in enumerate(units) for idx in unit.side(which)]
+    own = reserved.side(lang)  # a title cut from a borrowed sentence would be the target's
     title = _title(rng.choice(own), rng) if rng.random() < rates.title else None
     lines = _dress(_body(sentences, groups, lang), lang, rng, rates, title)
     for line in lines:
@@ -388,9 +452,18 @@ def _distractor(
 
 
 def generate(
-    sources: Sequence[SourceDoc], name: str = "set", seed: int = 0, rates: Rates | None = None
+    sources: Sequence[SourceDoc],
+    name: str = "set",
+    seed: int = 0,
+    rates: Rates | None = None,
+    langs: tuple[str, str] = LANGS,
 ) -> Dataset:
-    """A damaged document set from `sources`; the same seed gives the same set."""
+    """A damaged document set from `sources` in the language pair `langs` (source side,
+    target side; two of SIDES); the same seed gives the same set. The random draws do not
+    depend on the pair, so that the sets of two pairs of one seed share their damage plan
+    where the sentences allow (merges are only made where `can_merge` accepts the side's
+    sentences) and the fa-ar sets are those made before the pair was a parameter."""
+    langs = check_langs(langs, sources)
     rates = rates or Rates()
     rng = random.Random(seed)
     # Exact counts rather than a coin per document: small corpora (TICO has 31 documents)
@@ -399,8 +472,8 @@ def generate(
     reserved = {d.key for d, _ in plan}
     rest = [s.key for s in sources if s.key not in reserved]
     held = rng.sample(rest, min(round(rates.holdback * len(sources)), len(rest)))
-    roles = {key: "pair" for key in rest}  # "pair" | "fa" | "ar" (the side kept)
-    roles.update({key: rng.choice(LANGS) for key in held})
+    roles = {key: "pair" for key in rest}  # "pair" | a language (the side kept)
+    roles.update({key: rng.choice(langs) for key in held})
 
     written: list[_Written] = []
     pairs: list[tuple[int, int, list[LineLink]]] = []  # positions in `written`, links
@@ -408,10 +481,11 @@ def generate(
         if src.key in reserved:
             continue
         role = roles[src.key]
-        fa, ar = _sides(src, _plan(src, rng, rates), rng, rates)
+        units = _plan((src.side(langs[0]), src.side(langs[1])), rng, rates)
+        sides = _sides(src, units, rng, rates, langs)
         if role == "pair":
-            pairs.append((len(written), len(written) + 1, _links(fa, ar)))
-        for lang, lines in (("fa", fa), ("ar", ar)):
+            pairs.append((len(written), len(written) + 1, _links(*sides)))
+        for lang, lines in zip(langs, sides, strict=True):
             if role in ("pair", lang):
                 written.append((lang, lines, "paired" if role == "pair" else "orphan", src.key, ""))
 
@@ -419,14 +493,33 @@ def generate(
         # Imitate the side of the target whose counterpart is in the set, so that a right
         # answer competes: a one-sided target is imitated in its missing language.
         kept = roles[t.key]
-        lang = rng.choice(LANGS) if kept == "pair" else ("ar" if kept == "fa" else "fa")
-        written.append((lang, _distractor(d, t, lang, rng, rates), "distractor", d.key, t.key))
+        lang = rng.choice(langs) if kept == "pair" else langs[1 - langs.index(kept)]
+        lines = _distractor(d, t, lang, rng, rates, langs)
+        written.append((lang, lines, "distractor", d.key, t.key))
 
     # Opaque ids in shuffled order: neither the language nor the pairing shows in an id.
     numbers = list(range(len(written)))
     rng.shuffle(numbers)
     ids = [f"{name}-{n:04d}" for n in numbers]
-    return _assemble(name, seed, rates, written, pairs, ids)
+    return _assemble(name, seed, rates, written, pairs, ids, langs)
+
+
+def check_langs(langs: Sequence[str], sources: Sequence[SourceDoc] = ()) -> tuple[str, str]:
+    """`langs` as a (source, target) pair of two different languages of SIDES that every
+    source document has; ValueError otherwise."""
+    pair = tuple(langs)
+    if len(pair) != 2 or pair[0] == pair[1] or not set(pair) <= set(SIDES):
+        raise ValueError(f"a language pair is two of {', '.join(SIDES)}, not {langs!r}")
+    for lang in pair:
+        missing = [s.key for s in sources if not s.side(lang)]
+        if missing:
+            raise ValueError(f"{len(missing)} source documents have no {lang} side: {missing[0]}")
+    return pair[0], pair[1]
+
+
+def parse_pair(text: str) -> tuple[str, str]:
+    """'fa-en' -> ('fa', 'en')."""
+    return check_langs(tuple(text.split("-")))
 
 
 _Written = tuple[str, list[_Line], str, str, str]  # lang, lines, role, source, target
@@ -439,6 +532,7 @@ def _assemble(
     written: list[_Written],
     pairs: list[tuple[int, int, list[LineLink]]],
     ids: list[str],
+    langs: tuple[str, str] = LANGS,
 ) -> Dataset:
     docs: list[dict[str, str]] = []
     spans: dict[str, list[Span]] = {}
@@ -454,8 +548,8 @@ def _assemble(
             "furniture": [i for i, line in enumerate(lines) if line.furniture],
         }
     docs.sort(key=lambda d: d["id"])
-    gold_links = {(ids[f], ids[a]): links for f, a, links in pairs}
-    return Dataset(name, seed, docs, sorted(gold_links), gold_links, spans, info, rates)
+    gold_links = {(ids[s], ids[t]): links for s, t, links in pairs}
+    return Dataset(name, seed, docs, sorted(gold_links), gold_links, spans, info, rates, langs)
 
 
 def line_spans(lines: Sequence[str]) -> list[Span]:
@@ -517,8 +611,10 @@ def write_dataset(dataset: Dataset, out: str | Path, with_lang: bool = False) ->
     """docs.jsonl, gold_pairs.tsv, gold_links.jsonl, docs_info.jsonl and manifest.json.
 
     `lang` is left out of docs.jsonl unless `with_lang`, so that language detection is
-    exercised. gold_pairs.tsv has src_doc (fa) and tgt_doc (ar) columns, as
-    `aligner.scoring.read_pairs` reads them."""
+    exercised. gold_pairs.tsv has src_doc and tgt_doc columns (the pair's first and second
+    language), as `aligner.scoring.read_pairs` reads them. The manifest names the pair
+    ("langs") when it is not fa-ar, so that a fa-ar set's files are what they were before
+    sets had a language pair."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with (out / "docs.jsonl").open("w", encoding="utf-8") as f:
@@ -527,15 +623,15 @@ def write_dataset(dataset: Dataset, out: str | Path, with_lang: bool = False) ->
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
     with (out / "gold_pairs.tsv").open("w", encoding="utf-8") as f:
         f.write("src_doc\ttgt_doc\n")
-        f.writelines(f"{fa}\t{ar}\n" for fa, ar in dataset.gold_pairs)
+        f.writelines(f"{src}\t{tgt}\n" for src, tgt in dataset.gold_pairs)
     with (out / "gold_links.jsonl").open("w", encoding="utf-8") as f:
-        for fa, ar in dataset.gold_pairs:
+        for src, tgt in dataset.gold_pairs:
             record = {
-                "src_doc": fa,
-                "tgt_doc": ar,
-                "links": [[list(s), list(t)] for s, t in dataset.gold_links[(fa, ar)]],
-                "src_spans": [list(span) for span in dataset.line_spans[fa]],
-                "tgt_spans": [list(span) for span in dataset.line_spans[ar]],
+                "src_doc": src,
+                "tgt_doc": tgt,
+                "links": [[list(s), list(t)] for s, t in dataset.gold_links[(src, tgt)]],
+                "src_spans": [list(span) for span in dataset.line_spans[src]],
+                "tgt_spans": [list(span) for span in dataset.line_spans[tgt]],
             }
             f.write(json.dumps(record) + "\n")
     with (out / "docs_info.jsonl").open("w", encoding="utf-8") as f:
@@ -543,12 +639,10 @@ def write_dataset(dataset: Dataset, out: str | Path, with_lang: bool = False) ->
             record = {"id": doc["id"], "lang": doc["lang"], **dataset.info[doc["id"]]}
             record["spans"] = [list(span) for span in dataset.line_spans[doc["id"]]]
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
-    manifest = {
-        "name": dataset.name,
-        "seed": dataset.seed,
-        "rates": asdict(dataset.rates),
-        "stats": dataset.stats(),
-    }
+    manifest: dict[str, object] = {"name": dataset.name, "seed": dataset.seed}
+    if dataset.langs != LANGS:
+        manifest["langs"] = list(dataset.langs)
+    manifest.update(rates=asdict(dataset.rates), stats=dataset.stats())
     (out / "manifest.json").write_text(
         json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
@@ -567,14 +661,14 @@ def write_sentence_gold(dataset: Dataset, path: str | Path) -> int:
     lost = 0
     with Path(path).open("w", encoding="utf-8") as f:
         f.write("src_doc\ttgt_doc\tsrc_sents\ttgt_sents\n")
-        for fa, ar in dataset.gold_pairs:
-            spans = [[(s.start, s.end) for s in prepared[d].sentences] for d in (fa, ar)]
-            fa_map = map_lines(dataset.line_spans[fa], spans[0])
-            ar_map = map_lines(dataset.line_spans[ar], spans[1])
-            links, n_lost = map_links(dataset.gold_links[(fa, ar)], fa_map, ar_map)
+        for a, b in dataset.gold_pairs:
+            spans = [[(s.start, s.end) for s in prepared[d].sentences] for d in (a, b)]
+            a_map = map_lines(dataset.line_spans[a], spans[0])
+            b_map = map_lines(dataset.line_spans[b], spans[1])
+            links, n_lost = map_links(dataset.gold_links[(a, b)], a_map, b_map)
             lost += n_lost
             for src, tgt in links:
-                f.write(f"{fa}\t{ar}\t{','.join(map(str, src))}\t{','.join(map(str, tgt))}\n")
+                f.write(f"{a}\t{b}\t{','.join(map(str, src))}\t{','.join(map(str, tgt))}\n")
     return lost
 
 
@@ -599,12 +693,18 @@ def read_gold_links(path: str | Path) -> dict[tuple[str, str], GoldRecord]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bench.datasets", description="Write damaged fa-ar benchmark sets."
+        prog="python -m bench.datasets", description="Write damaged bilingual benchmark sets."
     )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="../shared/data")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--corpus", choices=[*CORPORA, "all"], default="all")
+    parser.add_argument(
+        "--pair",
+        type=parse_pair,
+        default=LANGS,
+        help="language pair, source-target: fa-ar (default), fa-en, ar-en, en-fa, ...",
+    )
     parser.add_argument("--with-lang", action="store_true", help="write lang into docs.jsonl")
     parser.add_argument(
         "--sentence-gold",
@@ -625,7 +725,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not path.is_file():
             print(f"skipped {name}: {path} not found (development data is not part of the repo)")
             continue
-        dataset = generate(load_corpus(path, group_by), name, args.seed, rates)
+        dataset = generate(load_corpus(path, group_by), name, args.seed, rates, args.pair)
         folder = write_dataset(dataset, args.out / name, with_lang=args.with_lang)
         if args.sentence_gold:
             lost = write_sentence_gold(dataset, folder / "gold_sentences.tsv")

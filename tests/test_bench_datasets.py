@@ -5,6 +5,7 @@ skip when it is absent (a user's machine does not have it)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -27,6 +28,7 @@ from bench.datasets import (
     map_lines,
     map_links,
     merge_sentences,
+    parse_pair,
     read_gold_links,
     write_dataset,
 )
@@ -36,6 +38,17 @@ DATA = REPO.parent / "shared" / "data"
 # Written independently of the module: where a segmenter splitting at ". " would cut.
 SENTENCE_BREAK = re.compile(r"[.!?؟…][\"'»”’)\]}]*\s")
 LEAD_IN = re.compile(r"^(به گزارش [^،]+، |\S+ \([^)]+\) - )")
+ARABIC_SCRIPT = re.compile(r"[\u0600-\u06ff]")
+COMMA = {"fa": "،", "ar": "،", "en": ","}
+PAIRS = [("fa", "ar"), ("fa", "en"), ("ar", "en")]
+# SHA-256 of `digest(generate(corpus, name, seed))` as the fa-ar sets were before the language
+# pair became a parameter (commit 167a0fc): the default must still give exactly these sets.
+DEFAULT_DIGESTS = {
+    ("flores200", 0): "1c42f4b3401cbba59671288a4f62d76b9e7bb068bcb76bc785c1487cb33f2b2e",
+    ("flores200", 1): "73d717dfc85d5fd67310606bbb7b89374ffc0ebfb930ecfde424523267e5a291",
+    ("tico19", 0): "9f0b6dea887ff31836e6a16a706746ee5a2129bb42eefe786896ac3da1eaae0e",
+    ("tico19", 1): "32650e6518dc94c669fcf49d72872aa000516832a0dd482dc20f278d62566131",
+}
 
 
 def _corpus(name: str) -> list[SourceDoc]:
@@ -69,6 +82,28 @@ def synthetic(n_docs: int = 30) -> list[SourceDoc]:
     return docs
 
 
+def with_english(docs: list[SourceDoc]) -> list[SourceDoc]:
+    """`docs` with an English side (same guards: a question, an internal break)."""
+    out = []
+    for d, doc in enumerate(docs):
+        en = [
+            f"The sentence {i} of report {d} is about topic number {d % 4}."
+            for i in range(len(doc.fa))
+        ]
+        en[1] = f"Is report {d} complete?"
+        en[-1] = f"The speaker said so. Then he left the room {d}."
+        out.append(SourceDoc(doc.key, doc.domain, doc.fa, doc.ar, tuple(en)))
+    return out
+
+
+def digest(ds: Dataset) -> str:
+    links = sorted((list(pair), links) for pair, links in ds.gold_links.items())
+    blob = json.dumps(
+        [ds.docs, ds.gold_pairs, links, ds.line_spans, ds.info], ensure_ascii=False, sort_keys=True
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
 # --- merging -------------------------------------------------------------------------------
 
 
@@ -84,6 +119,20 @@ def test_merge_arabic_attaches_the_conjunction() -> None:
     # no doubled conjunction when the next sentence already opens with one
     assert merge_sentences(["وصل الوزير.", "وقال إن."], "ar") == "وصل الوزير، وقال إن."
     assert merge_sentences(["الف.", "ب.", "ج."], "ar") == "الف، وب، وج."
+
+
+def test_merge_english_uses_a_latin_comma_and_and() -> None:
+    assert merge_sentences(["He came.", "The minister left."], "en") == (
+        "He came, and the minister left."
+    )
+    assert merge_sentences(["He came.", "Iran said no."], "en") == "He came, and Iran said no."
+    assert merge_sentences(["A.", "But it rained.", "And so."], "en") == "A, but it rained, and so."
+    assert merge_sentences(["It is 4.5 km", "I went."], "en") == "It is 4.5 km, and I went."
+
+
+def test_merge_in_other_languages_uses_the_comma_of_the_script() -> None:
+    assert merge_sentences(["Er kam.", "Sie ging."], "de") == "Er kam, Sie ging."
+    assert merge_sentences(["وہ آیا.", "وہ گیا."], "ur") == "وہ آیا، وہ گیا."
 
 
 def test_merge_of_a_sentence_without_final_stop() -> None:
@@ -105,6 +154,7 @@ def test_can_merge() -> None:
 
 
 def check_invariants(ds: Dataset) -> None:
+    src_lang, tgt_lang = ds.langs
     docs = {d["id"]: d for d in ds.docs}
     assert len(docs) == len(ds.docs)
     for doc_id, doc in docs.items():
@@ -115,14 +165,15 @@ def check_invariants(ds: Dataset) -> None:
             assert doc["text"][start:end] == line
 
     paired = set()
-    for fa_id, ar_id in ds.gold_pairs:
-        assert docs[fa_id]["lang"] == "fa" and docs[ar_id]["lang"] == "ar"
-        paired |= {fa_id, ar_id}
-        links = ds.gold_links[(fa_id, ar_id)]
+    assert {d["lang"] for d in ds.docs} <= set(ds.langs)
+    for src_id, tgt_id in ds.gold_pairs:
+        assert docs[src_id]["lang"] == src_lang and docs[tgt_id]["lang"] == tgt_lang
+        paired |= {src_id, tgt_id}
+        links = ds.gold_links[(src_id, tgt_id)]
         assert links, "a gold pair has at least one link"
-        fa_lines = docs[fa_id]["text"].split("\n")
-        ar_lines = docs[ar_id]["text"].split("\n")
-        furniture = (set(ds.info[fa_id]["furniture"]), set(ds.info[ar_id]["furniture"]))
+        src_lines = docs[src_id]["text"].split("\n")
+        tgt_lines = docs[tgt_id]["text"].split("\n")
+        furniture = (set(ds.info[src_id]["furniture"]), set(ds.info[tgt_id]["furniture"]))
         previous = (-1, -1)
         for src, tgt in links:
             for side, lines in ((0, src), (1, tgt)):
@@ -131,11 +182,11 @@ def check_invariants(ds: Dataset) -> None:
             assert src[0] > previous[0] and tgt[0] > previous[1], "links are monotone"
             previous = (src[-1], tgt[-1])
             if len(src) == 1 and len(tgt) > 1:
-                assert not SENTENCE_BREAK.search(fa_lines[src[0]])
-                assert "،" in fa_lines[src[0]]
+                assert not SENTENCE_BREAK.search(src_lines[src[0]])
+                assert COMMA[src_lang] in src_lines[src[0]]
             if len(tgt) == 1 and len(src) > 1:
-                assert not SENTENCE_BREAK.search(ar_lines[tgt[0]])
-                assert "،" in ar_lines[tgt[0]]
+                assert not SENTENCE_BREAK.search(tgt_lines[tgt[0]])
+                assert COMMA[tgt_lang] in tgt_lines[tgt[0]]
     assert len(paired) == 2 * len(ds.gold_pairs), "a document is in at most one gold pair"
 
     for doc_id in docs:
@@ -151,6 +202,35 @@ def test_synthetic_set_invariants() -> None:
     assert roles == {"paired", "orphan", "distractor"}
     kinds = ds.stats()["links"]
     assert isinstance(kinds, dict) and {"1-1", "2-1", "1-2"} <= set(kinds)
+
+
+@pytest.mark.parametrize("langs", [("fa", "en"), ("en", "ar"), ("ar", "fa")], ids="-".join)
+def test_synthetic_set_invariants_in_other_pairs(langs: tuple[str, str]) -> None:
+    rates = Rates(merge=0.4, drop=0.1, holdback=0.2, distractor=0.2)
+    ds = generate(with_english(synthetic()), "syn", seed=3, rates=rates, langs=langs)
+    assert ds.langs == langs
+    check_invariants(ds)
+    assert {info["role"] for info in ds.info.values()} == {"paired", "orphan", "distractor"}
+    assert {d["lang"] for d in ds.docs} == set(langs)
+    kinds = ds.stats()["links"]
+    assert isinstance(kinds, dict) and {"1-1", "2-1", "1-2"} <= set(kinds)
+    for doc in ds.docs:
+        if doc["lang"] == "en":
+            assert not ARABIC_SCRIPT.search(doc["text"]), "English furniture is English"
+
+
+def test_default_pair_is_fa_ar() -> None:
+    sources = with_english(synthetic())
+    assert generate(sources, "syn", seed=2) == generate(sources, "syn", seed=2, langs=("fa", "ar"))
+
+
+def test_a_pair_needs_two_languages_the_sources_have() -> None:
+    assert parse_pair("fa-en") == ("fa", "en")
+    for bad in (("fa", "fa"), ("fa", "de"), ("fa",), ("fa", "ar", "en")):
+        with pytest.raises(ValueError, match="language pair"):
+            generate(synthetic(), "syn", langs=bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="no en side"):
+        generate(synthetic(), "syn", langs=("fa", "en"))
 
 
 def test_same_seed_same_set_other_seed_other_set() -> None:
@@ -225,9 +305,16 @@ def test_write_dataset(tmp_path: Path) -> None:
     manifest = json.loads((out / "manifest.json").read_text("utf-8"))
     assert manifest["seed"] == 0 and manifest["stats"]["gold_pairs"] == len(ds.gold_pairs)
 
+    assert "langs" not in manifest, "a fa-ar manifest is what it was before pairs"
+
     write_dataset(ds, tmp_path / "with_lang", with_lang=True)
     first = json.loads((tmp_path / "with_lang" / "docs.jsonl").read_text("utf-8").splitlines()[0])
     assert first["lang"] in ("fa", "ar")
+
+    en = generate(with_english(synthetic()), "syn", seed=0, langs=("en", "fa"))
+    out = write_dataset(en, tmp_path / "en-fa")
+    assert json.loads((out / "manifest.json").read_text("utf-8"))["langs"] == ["en", "fa"]
+    assert list(read_gold_links(out / "gold_links.jsonl")) == en.gold_pairs
 
 
 def test_gold_pairs_file_reads_with_scoring(tmp_path: Path) -> None:
@@ -257,33 +344,42 @@ def _forms(line: str) -> list[str]:
 def check_against_source(ds: Dataset, sources: list[SourceDoc]) -> None:
     """Every gold link restates the parallel data: the lines of the multi side are
     consecutive source sentences, and the other side is their translation (packed into one
-    line when merged)."""
+    line when merged; an English second half may have lost its capital)."""
+    a_lang, b_lang = ds.langs
     translation: dict[str, set[str]] = {}
-    for src in sources:
-        for fa, ar in zip(src.fa, src.ar, strict=True):
-            translation.setdefault(fa, set()).add(ar)
-            translation.setdefault(ar, set()).add(fa)
+    for source in sources:
+        for a, b in zip(source.side(a_lang), source.side(b_lang), strict=True):
+            translation.setdefault(a, set()).add(b)
+            translation.setdefault(b, set()).add(a)
     docs = {d["id"]: d["text"].split("\n") for d in ds.docs}
-    for (fa_id, ar_id), links in ds.gold_links.items():
+    for (a_id, b_id), links in ds.gold_links.items():
         for src, tgt in links:
-            fa = [docs[fa_id][i] for i in src]
-            ar = [docs[ar_id][j] for j in tgt]
-            many, (one,) = (fa, ar) if len(fa) >= len(ar) else (ar, fa)
+            a_lines = [docs[a_id][i] for i in src]
+            b_lines = [docs[b_id][j] for j in tgt]
+            many, (one,) = (a_lines, b_lines) if len(src) >= len(tgt) else (b_lines, a_lines)
             first = next(f for f in _forms(many[0]) if f in translation)
             last = many[-1] if len(many) > 1 else first
             assert all(line in translation for line in many[1:])
             assert any(
-                form.startswith(t.rstrip(".")) and form.endswith(u)
+                form.startswith(t.rstrip(".")) and form.lower().endswith(u.lower())
                 for form in _forms(one)
                 for t in translation[first]
                 for u in translation[last]
             ), (many, one)
 
 
+@pytest.mark.parametrize("name", ["flores200", "tico19"])
+def test_default_sets_are_those_made_before_language_pairs(name: str) -> None:
+    sources = _corpus(name)
+    for seed in (0, 1):
+        assert digest(generate(sources, name, seed)) == DEFAULT_DIGESTS[(name, seed)]
+
+
+@pytest.mark.parametrize("langs", PAIRS, ids="-".join)
 @pytest.mark.parametrize("name", ["flores", "tico"])
-def test_real_sets(name: str, request: pytest.FixtureRequest) -> None:
+def test_real_sets(name: str, langs: tuple[str, str], request: pytest.FixtureRequest) -> None:
     sources = request.getfixturevalue(name)
-    ds = generate(sources, name, seed=0)
+    ds = generate(sources, name, seed=0, langs=langs)
     check_invariants(ds)
     check_against_source(ds, sources)
     stats = ds.stats()
@@ -292,8 +388,9 @@ def test_real_sets(name: str, request: pytest.FixtureRequest) -> None:
     assert {"2-1", "1-2"} <= merged
 
 
-def test_distractors_are_not_translations(flores: list[SourceDoc]) -> None:
-    ds = generate(flores, "flores", seed=0)
+@pytest.mark.parametrize("langs", PAIRS, ids="-".join)
+def test_distractors_are_not_translations(flores: list[SourceDoc], langs: tuple[str, str]) -> None:
+    ds = generate(flores, "flores", seed=0, langs=langs)
     by_key = {s.key: s for s in flores}
     in_set = {
         (ds.info[d["id"]]["source"], d["lang"])
@@ -305,13 +402,13 @@ def test_distractors_are_not_translations(flores: list[SourceDoc]) -> None:
     for doc in distractors:
         info = ds.info[doc["id"]]
         reserved, target = by_key[str(info["source"])], by_key[str(info["target"])]
-        other = "ar" if doc["lang"] == "fa" else "fa"
+        other = langs[1 - langs.index(doc["lang"])]
         # the reserved document has no side of its own in the set ...
-        assert (reserved.key, "fa") not in in_set and (reserved.key, "ar") not in in_set
+        assert not {(reserved.key, lang) for lang in langs} & in_set
         # ... the target's counterpart is there, and at most a third of the target is borrowed
         assert (target.key, other) in in_set
         text = doc["text"]
-        borrowed = [s for s in getattr(target, doc["lang"]) if s in text]
+        borrowed = [s for s in target.side(doc["lang"]) if s in text]
         assert len(borrowed) <= len(target.fa) // 3
 
 
