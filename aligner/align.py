@@ -441,7 +441,11 @@ def _link_score(z: float, params: AlignParams) -> float:
 
 
 def link_contrast(
-    src: SideEmbeddings, tgt: SideEmbeddings, links: Sequence[Link], background: Background
+    src: SideEmbeddings,
+    tgt: SideEmbeddings,
+    links: Sequence[Link],
+    background: Background,
+    similarities: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """How far the links stand above the rest of the pair: the mean z-score of the links
     (each against the background of its own link type, weighted by its sentences), and
@@ -449,7 +453,8 @@ def link_contrast(
 
     A translation's links stand far above its unlinked sentence pairs; two reports of one
     topic can be linked throughout, but their links score no better than any two of their
-    sentences do."""
+    sentences do. `similarities`: the pair's sentence similarity matrix, when the caller
+    has it already."""
     if not links:
         return 0.0, 0.0
     total = weight = 0.0
@@ -463,8 +468,10 @@ def link_contrast(
         covered[link.src[0] : link.src[-1] + 1, link.tgt[0] : link.tgt[-1] + 1] = True
     if covered.all():
         return total / weight, 0.0
+    if similarities is None:
+        similarities = src.windows[0] @ tgt.windows[0].T
     mean, std = background.stats(1, 1)
-    rest = (src.windows[0] @ tgt.windows[0].T)[~covered]
+    rest = similarities[~covered]
     return total / weight, float((rest.mean() - mean) / std)
 
 
@@ -481,8 +488,13 @@ def best_match_margin(
     margin criterion of LASER-style mining, per sentence)."""
     if not len(a_vectors) or not len(b_vectors):
         return 0.0
+    return margin_of_similarities(a_vectors @ b_vectors.T, background)
+
+
+def margin_of_similarities(similarities: np.ndarray, background: Background) -> float:
+    """`best_match_margin` from the pair's sentence similarity matrix (non-empty)."""
     mean, std = background.stats(1, 1)
-    z = (a_vectors @ b_vectors.T - mean) / std
+    z = (similarities - mean) / std
     gaps = [_top_two_gap(z), _top_two_gap(z.T)]
     return float(np.concatenate(gaps).mean())
 

@@ -26,8 +26,8 @@ from aligner.align import (
     Background,
     SideEmbeddings,
     align_embeddings,
-    best_match_margin,
     link_contrast,
+    margin_of_similarities,
     pair_background,
     side_from_windows,
     windows_worth_encoding,
@@ -151,8 +151,10 @@ def evidence(
     each sentence's best counterpart is), log_links (evidence grows with the number of
     links), and mean_link_score, same_event (coverage times mean_link_score) and the
     counts behind them for display and for an uncalibrated encoder."""
-    margin = best_match_margin(src.windows[0], tgt.windows[0], bg)
-    link_z, unlinked_z = link_contrast(src, tgt, alignment.links, bg)
+    # one similarity matrix of the pair's sentences for both measures
+    similarities = src.windows[0] @ tgt.windows[0].T
+    margin = margin_of_similarities(similarities, bg) if similarities.size else 0.0
+    link_z, unlinked_z = link_contrast(src, tgt, alignment.links, bg, similarities)
     cov = coverage(alignment)
     return {
         "coverage": cov,

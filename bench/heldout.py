@@ -34,7 +34,7 @@ from aligner.match import match_documents
 from aligner.prepare import prepare_documents
 from aligner.readers import read_documents
 from aligner.scoring import Alignments, Scores
-from aligner.types import Document
+from aligner.types import Document, DocumentPair
 from bench import datasets
 from bench.common import (
     DATA,
@@ -121,34 +121,32 @@ def evaluate(
     seconds = time.perf_counter() - start
     seed_ids = {d.id for d in seeds}
     prepared = [d for d in everything if d.id not in seed_ids]
+
+    def without_seeds(pairs: list[DocumentPair]) -> list[DocumentPair]:
+        return [p for p in pairs if p.src.id not in seed_ids and p.tgt.id not in seed_ids]
+
     seed_pairs = [
         (p.src.id, p.tgt.id, len(p.alignment.links))
         for p in outcome.pairs
         if p.src.id in seed_ids or p.tgt.id in seed_ids
     ]
-    outcome.pairs[:] = [
-        p for p in outcome.pairs if p.src.id not in seed_ids and p.tgt.id not in seed_ids
-    ]
-    outcome.rejected[:] = [
-        p for p in outcome.rejected if p.src.id not in seed_ids and p.tgt.id not in seed_ids
-    ]
+    matched, rejected = without_seeds(outcome.pairs), without_seeds(outcome.rejected)
     gold = map_gold(dataset, {d.id: d for d in prepared})
     gold_pairs = {frozenset(p) for p in dataset.gold_pairs}
-    predicted = [(p.src.id, p.tgt.id) for p in outcome.pairs]
+    predicted = [(p.src.id, p.tgt.id) for p in matched]
     links: Alignments = {
-        (p.src.id, p.tgt.id): [(link.src, link.tgt) for link in p.alignment.links]
-        for p in outcome.pairs
+        (p.src.id, p.tgt.id): [(link.src, link.tgt) for link in p.alignment.links] for p in matched
     }
     aligned = score_against(links, gold)
     link_rel, pair_rel = Reliability(), Reliability()
-    for pair in outcome.pairs:
+    for pair in matched:
         key = (pair.src.id, pair.tgt.id)
         right = set(gold.split_aware.get(key, []))
         if not right and key[::-1] in gold.split_aware:
             right = {(t, s) for s, t in gold.split_aware[key[::-1]]}
         for link in pair.alignment.links:
             link_rel.add(link.score, (link.src, link.tgt) in right)
-    for pair in outcome.pairs + outcome.rejected:
+    for pair in matched + rejected:
         pair_rel.add(pair.score, frozenset((pair.src.id, pair.tgt.id)) in gold_pairs)
     distractors = {d for d, info in dataset.info.items() if info["role"] == "distractor"}
     return Result(

