@@ -17,7 +17,7 @@ verdict and assignment which accepted pair wins a conflict; neither changes a ve
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -34,7 +34,7 @@ from aligner.align import (
 )
 from aligner.embedding import Embedder
 from aligner.encoders.base import sum_windows
-from aligner.encoders.stats import Logistic
+from aligner.encoders.stats import EncoderStats, Logistic
 from aligner.types import Alignment, DocumentPair, PreparedDocument, Verdict
 
 # The features of the same-event calibration (see `evidence`).
@@ -55,8 +55,17 @@ class VerifyParams:
 
     min_score: float | None = None
     min_links: int = 1
+    # A calibrated verdict below this probability on approximate windows is final (see
+    # `verify_pair` and docs/calibration.md). 0: always encode the windows.
+    early_reject: float = 0.02
     distinct_below: float = 0.5
     min_margin: float = 1.4
+
+    def early_reject_below(self, calibrated: bool) -> float:
+        """The early rejection (never closer than a quarter of the way to the threshold)."""
+        if not calibrated:
+            return 0.0
+        return min(self.early_reject, 0.25 * self.threshold(calibrated))
 
     def threshold(self, calibrated: bool) -> float:
         if self.min_score is not None:
@@ -75,12 +84,12 @@ def coverage(alignment: Alignment) -> float:
     return 0.0 if cs + ct == 0 else 2 * cs * ct / (cs + ct)
 
 
-def background_for(embedder: Embedder, src_lang: str, tgt_lang: str) -> Background | None:
+def background_for(stats: EncoderStats | None, src_lang: str, tgt_lang: str) -> Background | None:
     """The fitted similarity of unrelated segments for this language pair (None for an
     encoder nobody fitted)."""
-    if embedder.stats is None:
+    if stats is None:
         return None
-    by_type = embedder.stats.background(src_lang, tgt_lang)
+    by_type = stats.background(src_lang, tgt_lang)
     if not by_type:
         return None
     mean, std = by_type.get((1, 1), (0.0, 0.08))
@@ -118,14 +127,38 @@ def pair_sides(
             side_from_windows(embedder.all_windows(src, params.max_group), src.texts()),
             side_from_windows(embedder.all_windows(tgt, params.max_group), tgt.texts()),
         )
+    approx = approximate_sides(src, tgt, embedder, params)
+    return real_sides(src, tgt, approx, embedder, background, params)
+
+
+def approximate_sides(
+    src: PreparedDocument, tgt: PreparedDocument, embedder: Embedder, params: AlignParams
+) -> tuple[SideEmbeddings, SideEmbeddings]:
+    """Both documents' sentence vectors, with each multi-sentence window approximated by
+    the sum of its sentences' (free, but too kind to merges: see `real_sides`)."""
     s1, t1 = embedder.sentences(src), embedder.sentences(tgt)
-    approx_src = side_from_windows(sum_windows(s1, params.max_group), src.texts())
-    approx_tgt = side_from_windows(sum_windows(t1, params.max_group), tgt.texts())
+    return (
+        side_from_windows(sum_windows(s1, params.max_group), src.texts()),
+        side_from_windows(sum_windows(t1, params.max_group), tgt.texts()),
+    )
+
+
+def real_sides(
+    src: PreparedDocument,
+    tgt: PreparedDocument,
+    approx: tuple[SideEmbeddings, SideEmbeddings],
+    embedder: Embedder,
+    background: Background | None,
+    params: AlignParams,
+) -> tuple[SideEmbeddings, SideEmbeddings]:
+    """The sides with the windows worth trying (`windows_worth_encoding`, judged on the
+    approximate ones) encoded as the texts they are."""
+    approx_src, approx_tgt = approx
     judge = background or pair_background(approx_src, approx_tgt)
     src_masks, tgt_masks = windows_worth_encoding(approx_src, approx_tgt, judge, params)
     return (
-        _real_windows(src, s1, src_masks, embedder),
-        _real_windows(tgt, t1, tgt_masks, embedder),
+        _real_windows(src, approx_src.windows[0], src_masks, embedder),
+        _real_windows(tgt, approx_tgt.windows[0], tgt_masks, embedder),
     )
 
 
@@ -178,12 +211,51 @@ def verify_pair(
     params: VerifyParams | None = None,
     retrieval_score: float = float("nan"),
 ) -> DocumentPair:
-    """Align two documents and judge whether they report the same event."""
+    """Align two documents and judge whether they report the same event.
+
+    With a costly encoder and a calibrated verdict, the pair is first judged on
+    approximate windows (`approximate_sides`, no encoding beyond the sentences): a pair
+    that is far from the threshold there (`VerifyParams.early_reject`) is rejected without
+    encoding its windows. Approximate windows make merges look better than they are, so
+    this only ever spares the encoding of pairs that the full verdict rejects too."""
     align_params = align_params or AlignParams()
     params = params or VerifyParams()
-    background = background_for(embedder, src.lang, tgt.lang)
-    src_side, tgt_side = pair_sides(src, tgt, embedder, background, align_params)
     stats = embedder.stats
+    background = background_for(stats, src.lang, tgt.lang)
+    if embedder.encoder.cheap_windows:
+        sides = pair_sides(src, tgt, embedder, background, align_params)
+    else:
+        approx = approximate_sides(src, tgt, embedder, align_params)
+        calibrated = stats is not None and stats.pair_calibration is not None
+        early = params.early_reject_below(calibrated)
+        if early > 0:
+            first = verdict_of_sides(
+                src, tgt, *approx, stats, align_params, params, retrieval_score
+            )
+            if first.score < early:
+                assert first.verdict is not None
+                why = f"{first.verdict.reason} (on approximate windows)"
+                verdict = replace(first.verdict, reason=why)
+                return replace(first, verdict=verdict)
+        sides = real_sides(src, tgt, approx, embedder, background, align_params)
+    return verdict_of_sides(src, tgt, *sides, stats, align_params, params, retrieval_score)
+
+
+def verdict_of_sides(
+    src: PreparedDocument,
+    tgt: PreparedDocument,
+    src_side: SideEmbeddings,
+    tgt_side: SideEmbeddings,
+    stats: EncoderStats | None,
+    align_params: AlignParams | None = None,
+    params: VerifyParams | None = None,
+    retrieval_score: float = float("nan"),
+) -> DocumentPair:
+    """The verdict on two documents whose window embeddings are at hand (`pair_sides`, or
+    an archive's cache of them): align, weigh the evidence, decide."""
+    align_params = align_params or AlignParams()
+    params = params or VerifyParams()
+    background = background_for(stats, src.lang, tgt.lang)
     if background is not None and stats is not None and stats.pair_level:
         background = raised_to_the_pair(background, src_side, tgt_side)
     link_calibration = stats.link_calibration if stats is not None else None

@@ -133,7 +133,7 @@ def alignment_throughput(data: Path, encoder: Encoder) -> dict[str, float]:
     embedded = [
         (pair_sides(s, t, embedder, bg, params), bg)
         for s, t in pairs
-        for bg in [background_for(embedder, s.lang, t.lang)]
+        for bg in [background_for(embedder.stats, s.lang, t.lang)]
     ]
     start = time.perf_counter()
     for (src_side, tgt_side), bg in embedded:
