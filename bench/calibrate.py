@@ -29,7 +29,7 @@ import numpy as np
 from aligner.align import AlignParams
 from aligner.embedding import Embedder, recenter, window_texts
 from aligner.encoders import Encoder, load_encoder
-from aligner.encoders.stats import POOLED, EncoderStats, fit_logistic, stats_path
+from aligner.encoders.stats import POOLED, POOLED_SAME, EncoderStats, fit_logistic, stats_path
 from aligner.match import MatchParams, match_documents
 from aligner.prepare import prepare_documents
 from aligner.types import DocumentPair
@@ -109,11 +109,12 @@ def fit_backgrounds(
             texts, owners = _windows(docs[lang], size, per_type, rng)
             vectors[(lang, size)] = (recenter(encoder.encode(texts), centres[lang]), owners)
     backgrounds: dict[str, dict[tuple[int, int], tuple[float, float]]] = {}
-    pooled: dict[tuple[int, int], list[np.ndarray]] = {}
+    pooled: dict[tuple[bool, tuple[int, int]], list[np.ndarray]] = {}
     for l1 in LANGS:
         for l2 in LANGS:
-            if l1 == l2:
-                continue
+            # one language with itself too: an archive's near copies are verified by the
+            # same verdict, and two unrelated texts of one language are more alike than
+            # texts of two (shared function words, script, names)
             table = {}
             for a, b in link_types:
                 va, oa = vectors[(l1, a)]
@@ -122,13 +123,43 @@ def fit_backgrounds(
                 different = np.array(oa)[:, None] != np.array(ob)[None, :]
                 values = sims[different]
                 table[(a, b)] = (float(values.mean()), float(max(values.std(), 0.02)))
-                pooled.setdefault((a, b), []).append(values)
+                pooled.setdefault((l1 == l2, (a, b)), []).append(values)
             backgrounds[f"{l1}-{l2}"] = table
-    backgrounds[POOLED] = {
-        kind: (float(np.concatenate(v).mean()), float(max(np.concatenate(v).std(), 0.02)))
-        for kind, v in pooled.items()
-    }
+    for same, key in ((False, POOLED), (True, POOLED_SAME)):
+        backgrounds[key] = {
+            kind: (float(np.concatenate(v).mean()), float(max(np.concatenate(v).std(), 0.02)))
+            for (is_same, kind), v in pooled.items()
+            if is_same == same
+        }
     return backgrounds
+
+
+def refit_backgrounds(model: str, data: Path = DATA) -> EncoderStats:
+    """The shipped statistics with their centres and backgrounds fitted again (the same
+    draws as `fit`, so the fitted language pairs come out as they were) and the
+    calibrations kept: for adding backgrounds without refitting the calibrations."""
+    encoder = DiskCachedEncoder(load_encoder(model))
+    shipped = EncoderStats.load(stats_path(encoder.identity))
+    rng = random.Random(0)
+    align_params = AlignParams()
+    sources = {name: load_sources(name, data) for name in ("flores200", "tico19")}
+    docs = sentences_by_language([d for s in sources.values() for d in s])
+    heavy = not encoder.cheap_windows
+    centres = fit_centres(encoder, docs, 1500 if heavy else 100_000, rng)
+    backgrounds = fit_backgrounds(
+        encoder, centres, docs, 400 if heavy else 2000, align_params.link_types(), rng
+    )
+    encoder.save()
+    for key, table in shipped.backgrounds.items():
+        for kind, (mean, std) in table.items():
+            new_mean, new_std = backgrounds[key][kind]
+            if abs(new_mean - mean) > 1e-4 or abs(new_std - std) > 1e-4:
+                raise SystemExit(
+                    f"{key} {kind}: {new_mean:.5f}/{new_std:.5f} refitted against "
+                    f"{mean:.5f}/{std:.5f} shipped: refit all instead"
+                )
+    shipped.backgrounds = backgrounds
+    return shipped
 
 
 def link_z(link_score: float, params: AlignParams) -> float:
@@ -239,8 +270,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--pair-level", choices=("on", "off"), default="on",
         help="raise the background to each pair's own level before aligning it",
     )  # fmt: skip
+    parser.add_argument(
+        "--backgrounds-only", action="store_true",
+        help="fit the centres and backgrounds again and keep the shipped calibrations",
+    )  # fmt: skip
     args = parser.parse_args(argv)
-    stats = fit(args.model, args.data, pair_level=args.pair_level == "on")
+    if args.backgrounds_only:
+        stats = refit_backgrounds(args.model, args.data)
+    else:
+        stats = fit(args.model, args.data, pair_level=args.pair_level == "on")
     path = stats_path(stats.identity)
     stats.save(path)
     print(f"wrote {path}: {stats.notes}")

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from aligner.encoders import load_encoder
-from aligner.encoders.stats import POOLED, EncoderStats, Logistic, fit_logistic, shipped_stats
+from aligner.encoders.stats import (
+    POOLED,
+    POOLED_SAME,
+    EncoderStats,
+    Logistic,
+    fit_logistic,
+    shipped_stats,
+)
 
 
 def _stats() -> EncoderStats:
@@ -36,6 +43,26 @@ def test_unfitted_languages_get_encoder_wide_statistics() -> None:
     assert np.allclose(stats.centre("de"), [0.5, 0.5, 0.0])
     assert stats.background("ar", "fa")[(1, 2)] == (0.2, 0.06)  # the reverse, swapped
     assert stats.background("de", "en") == {(1, 1): (0.3, 0.07)}
+    assert stats.background("de", "de") == {(1, 1): (0.3, 0.07)}  # no one-language pool
+
+
+def test_one_language_pairs_have_backgrounds_of_their_own() -> None:
+    """Two documents of one language (an archive's near copies) are judged against
+    unrelated text of that language, which is more alike than text of two languages."""
+    stats = _stats()
+    stats.backgrounds["fa-fa"] = {(1, 1): (0.4, 0.08)}
+    stats.backgrounds[POOLED_SAME] = {(1, 1): (0.35, 0.09)}
+    assert stats.background("fa", "fa") == {(1, 1): (0.4, 0.08)}
+    assert stats.background("de", "de") == {(1, 1): (0.35, 0.09)}
+    assert stats.background("de", "fa") == {(1, 1): (0.3, 0.07)}
+    for model in ("builtin", "e5"):
+        shipped = load_encoder(model).statistics()
+        assert shipped is not None
+        same, across = (
+            shipped.background("fa", "fa")[(1, 1)],
+            shipped.background("fa", "ar")[(1, 1)],
+        )
+        assert same != across
 
 
 def test_logistic_fit_recovers_a_known_model() -> None:

@@ -27,7 +27,8 @@ import numpy as np
 
 STATS_DIR = Path(__file__).parent / "data" / "stats"
 FORMAT = 1
-POOLED = "*"
+POOLED = "*"  # pooled over the language pairs fitted (for a pair nobody fitted)
+POOLED_SAME = "="  # the same, over one-language pairs ("fa-fa": near copies in an archive)
 
 LinkType = tuple[int, int]
 
@@ -58,7 +59,8 @@ class EncoderStats:
 
     identity: dict[str, Any]
     centres: dict[str, np.ndarray]
-    # "fa-ar" -> {(a, b): (mean, std)} with a sentences of the first language; POOLED: all
+    # "fa-ar" -> {(a, b): (mean, std)} with a sentences of the first language; "fa-fa" for
+    # two documents of one language; POOLED and POOLED_SAME for the pairs nobody fitted
     backgrounds: dict[str, dict[LinkType, tuple[float, float]]]
     link_calibration: Logistic | None = None
     pair_calibration: Logistic | None = None
@@ -86,6 +88,8 @@ class EncoderStats:
         reverse = self.backgrounds.get(f"{tgt_lang}-{src_lang}")
         if reverse is not None:
             return {(b, a): stats for (a, b), stats in reverse.items()}
+        if src_lang == tgt_lang and POOLED_SAME in self.backgrounds:
+            return self.backgrounds[POOLED_SAME]
         return self.backgrounds.get(POOLED, {})
 
     def save(self, path: str | Path) -> None:
