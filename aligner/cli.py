@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import os
 import re
 import sys
@@ -54,6 +55,20 @@ def _fail(message: str, code: int) -> None:
 
 def warn(message: str) -> None:
     click.echo(f"aligner: warning: {_one_line(message)}", err=True)
+
+
+class _WarningsToStderr(logging.Handler):
+    """The library's warnings (the "aligner" logger) as the command line's own lines."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        warn(record.getMessage())
+
+
+def _route_library_warnings() -> None:
+    logger = logging.getLogger("aligner")
+    if not any(isinstance(h, _WarningsToStderr) for h in logger.handlers):
+        logger.addHandler(_WarningsToStderr(logging.WARNING))
+        logger.propagate = False
 
 
 def _skip_bad_hint(error: AlignerError) -> str:
@@ -390,6 +405,7 @@ def main(debug: bool) -> None:
     Exit codes: 0 success, 1 failure (e.g. output not writable), 2 usage error,
     3 bad index, 4 bad input, 130 interrupted (Ctrl-C) (see docs/errors.md).
     """
+    _route_library_warnings()
 
 
 @main.command()
@@ -1049,21 +1065,14 @@ def _query_path(query: str) -> Path | None:
     "temporary index, removed at the end).",
 )  # fmt: skip
 @click.option(
-    "--duplicate-score", type=click.FloatRange(0.0, 1.0), default=DedupParams.duplicate_score,
-    show_default=True,
-    help="Same-event score a same-language near copy needs.",
+    "--duplicate-score", type=click.FloatRange(0.0, 1.0), default=None,
+    help="Same-event probability a same-language near copy needs (the verdict's, as in "
+    "match; default: the verdict's threshold, 0.5 for a calibrated encoder).",
 )  # fmt: skip
 @click.option(
-    "--translation-score", type=click.FloatRange(0.0, 1.0),
-    default=DedupParams.translation_score,
-    show_default=True, help="Same-event score a translation needs.",
-)  # fmt: skip
-@click.option(
-    "--translation-margin", type=click.FloatRange(0), default=DedupParams.translation_margin,
-    show_default=True,
-    help="How far above the second best (in z-units, averaged over sentences) a "
-    "translation's sentences' best counterparts must be; rejects same-topic reports "
-    "(0: no check).",
+    "--translation-score", type=click.FloatRange(0.0, 1.0), default=None,
+    help="Same-event probability a translation needs (default: 0.9 for a calibrated "
+    "encoder, see docs/archive.md; else the verdict's threshold).",
 )  # fmt: skip
 @click.option(
     "--recent", type=click.IntRange(0), default=DedupParams.recent_docs, show_default=True,
@@ -1082,9 +1091,8 @@ def dedup(
     output: str,
     keep_path: str | None,
     index_dir: str | None,
-    duplicate_score: float,
-    translation_score: float,
-    translation_margin: float,
+    duplicate_score: float | None,
+    translation_score: float | None,
     recent: int,
     workers: int,
     cache_every: float,
@@ -1122,7 +1130,6 @@ def dedup(
         DedupParams(),
         duplicate_score=duplicate_score,
         translation_score=translation_score,
-        translation_margin=translation_margin,
         chunk_size=chunk_size,
         recent_docs=recent,
         workers=workers,
@@ -1149,8 +1156,7 @@ def dedup(
             f"{_plural(stats.clusters, 'cluster')}: {_plural(stats.duplicates, 'duplicate')} "
             f"({_plural(stats.exact, 'exact copy', 'exact copies')}), "
             f"{_plural(stats.translations, 'translation')}; "
-            f"{_plural(stats.verified, 'pair')} aligned, {stats.screened:,} screened out, "
-            f"{_plural(stats.indistinct, 'translation')} too indistinct "
+            f"{_plural(stats.verified, 'pair')} verified, {stats.screened:,} screened out "
             f"({stats.seconds:.1f}s, {rate:,.0f} docs/s)"
             + (f"; {_plural(kept, 'document')} kept" if kept is not None else ""),
             err=True,

@@ -37,7 +37,6 @@ from aligner.align import (
     AlignParams,
     Background,
     SideEmbeddings,
-    best_match_margin,
     embed_side,
     side_from_windows,
 )
@@ -50,10 +49,9 @@ from aligner.docvec import (
     sentence_features,
     sentence_lengths,
     sketch_background,
-    verify_pair,
     window_background,
 )
-from aligner.embedding import recenter
+from aligner.embedding import Embedder, recenter
 from aligner.encoders.base import Encoder, l2_normalize, sum_windows
 from aligner.ingest import (
     ChunkItem,
@@ -72,6 +70,7 @@ from aligner.readers import document_to_record, input_size
 from aligner.recent import RecentWindow
 from aligner.store import ArchiveStore, DocumentRow, single_threaded_faiss
 from aligner.types import PreparedDocument
+from aligner.verify import VerifyParams, background_for, verdict_of_sides, verify_pair
 
 CANONICAL, DUPLICATE, TRANSLATION = "canonical", "duplicate", "translation"
 CLUSTER_COLUMNS = ("doc_id", "cluster_id", "lang", "role", "score", "matched_doc")
@@ -103,15 +102,9 @@ class DedupParams:
     # deduplicated against a 150,000-document store: 4 instead of 6 found 2 of 1,832
     # planted translations fewer (none of the copies) and took 12% less time (62.7 s).
     candidates: int = 4
-    # Thresholds measured on the benchmark archive (bench/archive.py, builtin encoder). Across
-    # languages the builtin document vectors are weaker (a translation's original is the
-    # nearest other-language document for 87% of them, among the 6 nearest for 96%), so
-    # the nearest `max_verify_translation` are always verified and verification decides.
-    # Unrelated reports on one topic (the COVID-19 sentences of TICO-19) reach same-event
-    # scores up to 0.75 across languages with this encoder, true translations go down to
-    # 0.6: 0.7 kept 1% of false attachments at 10,000 documents, for a 2% recall cost. A
-    # loose rewrite such as the seed pair 001/004 scores 0.49: --translation-score 0.45 for
-    # those (on an archive where that many false pairs are acceptable).
+    # Across languages the builtin document vectors are weaker (a translation's original is
+    # the nearest other-language document for 87% of them, among the 6 nearest for 96%), so
+    # the nearest `max_verify_translation` are always verified and the verdict decides.
     # Document-vector cosine to verify a same-language pair: 99% of planted near copies are
     # above 0.74, 99% of the unrelated candidates below 0.61 (10,000 documents); the more
     # documents, the more unrelated ones between 0.5 and 0.65 there are to verify.
@@ -119,19 +112,12 @@ class DedupParams:
     cross_lang_cosine: float = -1.0  # ... and a pair across languages (-1: no threshold)
     max_verify: int = 3  # same-language candidates verified per document
     max_verify_translation: int = 3  # other-language candidates verified per document
-    duplicate_score: float = 0.75  # same-event score of a near copy
-    translation_score: float = 0.7  # same-event score of a translation
-    # ... and how distinct its sentences' best counterparts must be (`best_match_margin`,
-    # in z-units; 0: no check). Deep in an archive every report has other-language ones on
-    # its topic that align plausibly: at 1,000,000 documents, 3,463 originals were attached
-    # as translations of unrelated stories, most sharing no sentence at all. On 600 of those
-    # and 600 true translations accepted in that run, a margin of 2.3 keeps 99% of the
-    # true ones and 30% of the false ones (medians 4.1 and 1.9). A loose rewrite has less
-    # distinct counterparts (the seed pair 001/004: 1.7, at a score of 0.92), so a score
-    # of `translation_sure` needs no margin: that keeps 99.3% of the true ones and 32% of
-    # the false ones.
-    translation_margin: float = 2.3
-    translation_sure: float = 0.85
+    # The verdict (`aligner.verify`, as `match` and `align` give it) accepts a near copy
+    # at a same-event probability of `duplicate_score` (None: the verdict's own threshold,
+    # 0.5 for a calibrated encoder) and a translation at `translation_score` (None: 0.9
+    # for a calibrated encoder, see `min_score`).
+    duplicate_score: float | None = None
+    translation_score: float | None = None
     # Pairs whose share of sentences with a strong counterpart (z > SCREEN_Z) is below
     # these are rejected without alignment. On the benchmark archive (10,000 documents)
     # 99% of true pairs are above 0.79 (same language) and 0.45 (across), while the median
@@ -180,6 +166,22 @@ class DedupParams:
     index_in_background: bool = True
 
 
+    def min_score(self, same: bool, calibrated: bool) -> float | None:
+        """The probability a pair needs (None: the verdict's own threshold). Across
+        languages, deep in an archive, every report has other-language reports on its
+        topic that share a line of agency furniture and a few chance links; the
+        calibration, fitted on `match`'s candidates, gives such pairs 0.5-0.98 (54 on the
+        20,000-document benchmark archive at 0.5, 7 at 0.9, for 63 true translations
+        fewer: docs/archive.md)."""
+        given = self.duplicate_score if same else self.translation_score
+        if given is None and not same and calibrated:
+            return ARCHIVE_TRANSLATION_SCORE
+        return given
+
+
+ARCHIVE_TRANSLATION_SCORE = 0.9
+
+
 @dataclass(frozen=True)
 class Assignment:
     doc_id: str
@@ -199,7 +201,6 @@ class DedupStats:
     translations: int = 0
     verified: int = 0  # pairs aligned sentence by sentence
     screened: int = 0  # pairs rejected by the quick sentence-level screen
-    indistinct: int = 0  # aligned translations rejected for indistinct counterparts
     seconds: float = 0.0
     languages: dict[str, int] = field(default_factory=dict)
 
@@ -262,9 +263,17 @@ class _Verifier:
         cache_bytes: int = _CACHE_BYTES,
     ) -> None:
         self.encoder = encoder
+        # The verdict's statistics, fitted with the encoder (centres, backgrounds,
+        # calibrations: never learnt from the archive). `centers` are the document space's
+        # (the store's document vectors, for finding candidates).
+        self.stats = encoder.statistics()
         self.centers = centers
         self.params = params
         self.additive = additive(encoder)
+        # any other encoder encodes what the verdict needs through an Embedder (each text
+        # once, and only the windows worth encoding)
+        self.embedder = None if self.additive else Embedder(encoder, self.stats)
+        self.calibrated = self.stats is not None and self.stats.pair_calibration is not None
         self.cache_bytes = cache_bytes
         self.backgrounds: dict[tuple[str, str], Background] = {}
         self._cache: OrderedDict[object, np.ndarray | SideEmbeddings] = OrderedDict()
@@ -276,7 +285,6 @@ class _Verifier:
         self.sketch_backgrounds: dict[tuple[str, str], Background] = {}
         self.calls = 0
         self.screened = 0
-        self.indistinct = 0  # translations rejected by `distinct`
 
     # -- the cache -------------------------------------------------------------------------
     def remember(self, key: object, value: np.ndarray | SideEmbeddings) -> None:
@@ -318,7 +326,7 @@ class _Verifier:
         side = self._sides.pop(key, None)
         if side is None:
             value = self._cached_value(key)
-            center = self.centers.get(doc.lang)
+            center = self.centre(doc.lang)
             if self.additive:
                 if value is None:
                     self.prime([doc])
@@ -340,11 +348,17 @@ class _Verifier:
             self._sides.popitem(last=False)
         return side
 
+    def centre(self, lang: str) -> np.ndarray | None:
+        """The fitted centre of a language, as the verdict centres it (None: unfitted)."""
+        return self.stats.centre(lang) if self.stats is not None else None
+
     def sentences(self, doc: PreparedDocument) -> np.ndarray:
         """Centred sentence vectors (the one-sentence windows)."""
+        if self.embedder is not None:
+            return self.embedder.sentences(doc)
         side = self._sides.get(_key(doc))
-        if side is not None or not self.additive:
-            return (side or self.side(doc)).windows[0]
+        if side is not None:
+            return side.windows[0]
         key = _key(doc)
         vectors = self._single.pop(key, None)
         if vectors is None:
@@ -353,10 +367,7 @@ class _Verifier:
                 self.prime([doc])
                 value = self._cached_value(key)
             assert isinstance(value, np.ndarray)
-            vectors = l2_normalize(_float32(value), inplace=True)
-            center = self.centers.get(doc.lang)
-            if center is not None and len(vectors):
-                vectors = recenter(vectors, center)
+            vectors = recenter(l2_normalize(_float32(value), inplace=True), self.centre(doc.lang))
         self._single[key] = vectors  # most recently used last
         if len(self._single) > _SENTENCE_VECTORS:
             self._single.popitem(last=False)
@@ -395,26 +406,37 @@ class _Verifier:
 
     # -- backgrounds and scores ------------------------------------------------------------
     def learn_backgrounds(self, docs: Sequence[PreparedDocument], sample: int = 400) -> None:
-        """Similarity of unrelated segments for each language pair, per link type, from a
-        sample of the first chunk(s) that have the languages (kept for the rest of the
-        run)."""
+        """The backgrounds of the screens, per language pair (kept for the rest of the run):
+        the fitted ones of the verdict; for an encoder nobody fitted, and for the sentence
+        sketches, the similarity of unrelated segments in a sample of the first chunk(s)
+        that have the languages. Screens only decide which pairs get a verdict. Also the
+        document space's language centres (for the store's document vectors)."""
         by_lang: dict[str, list[PreparedDocument]] = {}
         for doc in docs:
             if doc.sentences and len(by_lang.setdefault(doc.lang, [])) < sample:
                 by_lang[doc.lang].append(doc)
-        # The sentence encoder's language centres, as `embed_corpus` uses for alignment.
         texts = {lang: [t for d in ds for t in d.texts()][:2000] for lang, ds in by_lang.items()}
         self.centers.update(language_centers(texts, self.encoder, self.centers))
+        langs = sorted(by_lang)
+        if self.stats is not None:
+            for i, a in enumerate(langs):
+                for b in langs[i:]:
+                    fitted = background_for(self.stats, a, b)
+                    if fitted is not None:
+                        self.backgrounds.setdefault((a, b), fitted)
         self.prime([d for ds in by_lang.values() for d in ds])
-        pools = {lang: [self.side(d) for d in ds] for lang, ds in by_lang.items()}
-        langs = sorted(pools)
+        pools = (
+            {}
+            if self.stats is not None
+            else {lang: [self.side(d) for d in ds] for lang, ds in by_lang.items()}
+        )
         sketches = {
             lang: [self._sketches[_key(d)] for d in ds if _key(d) in self._sketches]
             for lang, ds in by_lang.items()
         }
         for i, a in enumerate(langs):
             for b in langs[i:]:
-                if (a, b) not in self.backgrounds:
+                if (a, b) not in self.backgrounds and pools:
                     bg = window_background(pools, a, b, self.params)
                     if bg is not None:
                         self.backgrounds[(a, b)] = bg
@@ -472,10 +494,16 @@ class _Verifier:
                 out[i] = float(value)
         return out
 
-    def score(self, a: PreparedDocument, b: PreparedDocument, screen: float = 0.0) -> float:
-        """Same-event score of a and b; 0.0 without aligning them when a quick
-        sentence-level screen (the share of both documents whose sentences have a strong
-        counterpart, see `sentence_coverage`) is below `screen`."""
+    def score(
+        self,
+        a: PreparedDocument,
+        b: PreparedDocument,
+        screen: float = 0.0,
+        min_score: float | None = None,
+    ) -> float:
+        """`verify`, or 0.0 without a verdict when a quick sentence-level screen (the share
+        of both documents whose sentences have a strong counterpart, see
+        `sentence_coverage`) is below `screen`."""
         background = self.backgrounds.get(_lang_pair(a.lang, b.lang))
         if background is not None and screen > 0:
             coverage = sentence_coverage(
@@ -484,25 +512,23 @@ class _Verifier:
             if coverage < screen:
                 self.screened += 1
                 return 0.0
-        return self.verify(a, b)
+        return self.verify(a, b, min_score)
 
-    def distinct(self, a: PreparedDocument, b: PreparedDocument, margin: float) -> bool:
-        """Whether the sentences' best counterparts are distinct enough for a translation
-        (`best_match_margin` at least `margin`); counted in `indistinct` when not."""
-        background = self.backgrounds.get(_lang_pair(a.lang, b.lang))
-        if margin <= 0 or background is None:
-            return True
-        if best_match_margin(self.sentences(a), self.sentences(b), background) >= margin:
-            return True
-        self.indistinct += 1
-        return False
-
-    def verify(self, a: PreparedDocument, b: PreparedDocument) -> float:
-        """Same-event score of a and b from their alignment (no screen)."""
-        background = self.backgrounds.get(_lang_pair(a.lang, b.lang))
+    def verify(
+        self, a: PreparedDocument, b: PreparedDocument, min_score: float | None = None
+    ) -> float:
+        """The verdict on a and b (`aligner.verify`, no screen): its score when it accepts
+        the pair at `min_score`, else 0.0."""
         self.calls += 1
-        score, _ = verify_pair(a, self.side(a), b, self.side(b), background, self.params)
-        return score
+        if not a.sentences or not b.sentences:
+            return 0.0
+        params = VerifyParams(min_score=min_score)
+        if self.embedder is None:  # an additive encoder: the windows from cached features
+            sides = self.side(a), self.side(b)
+            pair = verdict_of_sides(a, b, *sides, self.stats, self.params, params)
+        else:
+            pair = verify_pair(a, b, self.embedder, self.params, params)
+        return pair.score if pair.verdict.accepted else 0.0
 
 
 class _IndexThread:
@@ -666,7 +692,6 @@ def dedup(
         stats.seconds = progress.elapsed
     stats.verified = verifier.calls
     stats.screened = verifier.screened
-    stats.indistinct = verifier.indistinct
     return stats
 
 
@@ -900,17 +925,15 @@ def _choose(
     decided: list[Assignment | None],
     params: DedupParams,
 ) -> Assignment | None:
-    """The best verified candidate: a same-language near copy first, then a translation."""
-    for same, needed, role in (
-        (True, params.duplicate_score, DUPLICATE),
-        (False, params.translation_score, TRANSLATION),
-    ):
+    """The best accepted candidate (scored above 0): a same-language near copy first, then
+    a translation."""
+    for same, role in ((True, DUPLICATE), (False, TRANSLATION)):
         best = max(
             ((score, source) for (kind, _, source), score in zip(plan, scores) if kind == same),
             key=lambda pair: pair[0],
             default=None,
         )
-        if best is None or best[0] < needed:
+        if best is None or best[0] <= 0.0:
             continue
         where, what = best[1]  # type: ignore[misc]
         if where == "c":
@@ -971,13 +994,13 @@ _Scorer = Callable[[_Jobs, "_Verifier", DedupParams], list[list[float]]]
 
 
 def score_serial(jobs: _Jobs, verifier: _Verifier, params: DedupParams) -> list[list[float]]:
-    """Same-event scores of each document's candidates (same language first, then the
+    """The verdicts' scores of each document's candidates (same language first, then the
     others; each kind best first). Pairs are screened on stored sentence sketches first,
     so that only the documents of pairs that pass are encoded, then on full sentence
-    vectors (a finer screen), then aligned. Verification stops where the decision is made: after a
-    same-language candidate reaches --duplicate-score (a near copy is preferred to a
-    translation), and after an other-language one reaches --translation-score; the
-    candidates not verified score 0."""
+    vectors (a finer screen), then judged. Verification stops where the decision is made:
+    after a same-language candidate is accepted (a near copy is preferred to a
+    translation), and after an other-language one is; the candidates not verified or not
+    accepted score 0."""
     passed: list[list[bool | None]] = [
         [
             verifier.sketch_screen(
@@ -1004,16 +1027,11 @@ def score_serial(jobs: _Jobs, verifier: _Verifier, params: DedupParams) -> list[
             if flag is False:
                 verifier.screened += 1
                 score = 0.0
-            else:  # passed on sketches (or has none): the full-vector screen, then align
+            else:  # passed on sketches (or has none): the full-vector screen, then the verdict
                 screen = params.screen_duplicate if same else params.screen_translation
-                score = verifier.score(doc, other, screen)
-            if (
-                not same
-                and params.translation_score <= score < params.translation_sure
-                and not verifier.distinct(doc, other, params.translation_margin)
-            ):
-                score = 0.0
-            done[same] = score >= (params.duplicate_score if same else params.translation_score)
+                min_score = params.min_score(same, verifier.calibrated)
+                score = verifier.score(doc, other, screen, min_score)
+            done[same] = score > 0.0
             scores.append(score)
         out.append(scores)
     return out
@@ -1068,18 +1086,16 @@ _Batch = tuple[
 ]
 
 
-def _worker_score(batch: _Batch) -> tuple[list[list[float]], int, int, int]:
+def _worker_score(batch: _Batch) -> tuple[list[list[float]], int, int]:
     centers, backgrounds, sketch_backgrounds, sketches, jobs, params = batch
     assert _WORKER is not None
     _WORKER.centers, _WORKER.backgrounds = centers, backgrounds
     _WORKER.sketch_backgrounds = sketch_backgrounds
     for key, sketch in sketches.items():
         _WORKER.remember_sketch(key, sketch)
-    before = (_WORKER.calls, _WORKER.screened, _WORKER.indistinct)
+    before = (_WORKER.calls, _WORKER.screened)
     out = score_serial(jobs, _WORKER, params)
-    after = (_WORKER.calls, _WORKER.screened, _WORKER.indistinct)
-    calls, screened, indistinct = (now - then for now, then in zip(after, before))
-    return out, calls, screened, indistinct
+    return out, _WORKER.calls - before[0], _WORKER.screened - before[1]
 
 
 class PoolScorer:
@@ -1119,11 +1135,10 @@ class PoolScorer:
                  sketches, part, params)
             )  # fmt: skip
         out: list[list[float]] = []
-        for scores, calls, screened, indistinct in self._pool.imap(_worker_score, batches):
+        for scores, calls, screened in self._pool.imap(_worker_score, batches):
             out.extend(scores)
             verifier.calls += calls
             verifier.screened += screened
-            verifier.indistinct += indistinct
         return out
 
     def close(self) -> None:

@@ -31,15 +31,13 @@ from aligner.align import (
     AlignParams,
     Background,
     SideEmbeddings,
-    align_embeddings,
     background_from_samples,
     unrelated_similarities,
 )
 from aligner.encoders.base import Encoder, l2_normalize, segment_sums
 from aligner.encoders.builtin import BuiltinEncoder
 from aligner.normalize import normalize_many
-from aligner.types import Alignment, Document, PreparedDocument, Sentence
-from aligner.verify import same_event_score
+from aligner.types import Document, PreparedDocument, Sentence
 
 # The builtin encoder's cost is dominated by one bincount over batch*dim cells: smaller
 # batches than its default are faster (measured: 9k vs 7k sentences/s at dim 4096).
@@ -376,19 +374,3 @@ def coverage_many(
     total = cov_a + cov_b
     out[keep] = np.where(total > 0, 2 * cov_a * cov_b / np.where(total > 0, total, 1.0), 0.0)
     return out
-
-
-def verify_pair(
-    a: PreparedDocument,
-    side_a: SideEmbeddings,
-    b: PreparedDocument,
-    side_b: SideEmbeddings,
-    background: Background | None,
-    params: AlignParams,
-) -> tuple[float, int]:
-    """Same-event score of two documents from their sentence alignment (the check of
-    `aligner.match`), and the number of links."""
-    if not a.sentences or not b.sentences:
-        return 0.0, 0
-    links = align_embeddings(side_a, side_b, params, background=background)
-    return same_event_score(Alignment(a, b, tuple(links))), len(links)

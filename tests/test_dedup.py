@@ -213,30 +213,39 @@ def test_index_thread_runs_faiss_on_one_thread(tmp_path: Path) -> None:
             index.close()
 
 
-def test_translation_needs_distinct_counterparts(seeds_dir: Path, tmp_path: Path) -> None:
-    """Below `translation_sure`, a translation is accepted only if its sentences' best
-    counterparts stand out (`best_match_margin`); an impossible margin rejects 004 and
-    counts it."""
+def test_dedup_gives_the_verdict_of_match(seeds_dir: Path, tmp_path: Path) -> None:
+    """Dedup's translation score is the verdict `aligner.verify` gives the pair alone (as
+    match and align do): the same probability, whatever else the archive holds; a
+    threshold above it rejects the pair, and copies are not affected."""
     import io
     from dataclasses import replace
 
     from aligner.dedup import DedupParams, dedup
+    from aligner.embedding import Embedder
     from aligner.encoders import load_encoder
+    from aligner.prepare import prepare_documents
+    from aligner.readers import read_documents
     from aligner.store import ArchiveStore
+    from aligner.verify import verify_pair
 
     archive = tmp_path / "archive.jsonl"
     build_archive(seeds_dir, archive)
     encoder = load_encoder("builtin")
-    roles = {}
+    by_id = {d.id: d for d in prepare_documents(read_documents([archive]))}
+    alone = verify_pair(by_id["004"], by_id["001"], Embedder.for_encoder(encoder))
+    assert alone.verdict.accepted and alone.verdict.calibrated
+    found = {}
     for name, params in (
         ("default", DedupParams()),
-        ("strict", replace(DedupParams(), translation_margin=100.0, translation_sure=1.01)),
+        ("strict", replace(DedupParams(), translation_score=min(1.0, alone.score + 0.01))),
     ):
         out = io.StringIO()
         with ArchiveStore.open(tmp_path / name, encoder.identity, write=True) as store:
-            stats = dedup([archive], store, encoder, out, params, show_progress=False)
+            dedup([archive], store, encoder, out, params, show_progress=False)
         rows = csv.DictReader(io.StringIO(out.getvalue()), delimiter="\t")
-        roles[name] = ({r["doc_id"]: r["role"] for r in rows}, stats.indistinct)
-    assert roles["default"][0]["004"] == "translation"
-    assert roles["strict"][0]["004"] == "canonical" and roles["strict"][1] >= 1
-    assert roles["strict"][0]["001-copy"] == "duplicate"  # copies are not affected
+        found[name] = {r["doc_id"]: (r["role"], float(r["score"])) for r in rows}
+    role, score = found["default"]["004"]
+    # the archive keeps sentence features as float16 (exact, see above): same to 1e-3
+    assert role == "translation" and score == pytest.approx(alone.score, abs=1e-3)
+    assert found["strict"]["004"][0] == "canonical"
+    assert found["strict"]["001-copy"][0] == "duplicate"
