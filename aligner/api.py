@@ -23,7 +23,8 @@ from aligner.align import AlignParams
 from aligner.embedding import Embedder
 from aligner.encoders import Encoder, default_model, load_encoder
 from aligner.index import DocumentIndex, IndexError_, content_hash
-from aligner.match import MatchParams, match_documents
+from aligner.match import MatchParams, language_pairs, match_documents
+from aligner.normalize import dominant_script
 from aligner.prepare import prepare_documents
 from aligner.readers import STRICT, ReadOptions, Warn, read_documents
 from aligner.resources import check_embedding_memory
@@ -98,6 +99,7 @@ def match(
     With `index`, the document vectors are also saved to (or added to) that index folder."""
     model = _as_encoder(encoder)
     prepared = _as_prepared(docs)
+    warn_script_gaps(model, prepared, language_pairs(prepared, src_lang, tgt_lang))
     align_params = align_params or AlignParams()
     existing = None
     if index is not None and Path(index).exists():
@@ -114,6 +116,30 @@ def match(
     if index is not None:
         save_to_index(prepared, vectors, model, index, existing)
     return MatchResult(prepared, outcome.pairs, outcome.rejected, embedder)
+
+
+def warn_script_gaps(
+    encoder: Encoder, docs: Sequence[PreparedDocument], pairs: Sequence[tuple[str, str]]
+) -> list[str]:
+    """Warn (the "aligner" logger) of each language pair written in two scripts when the
+    encoder cannot match across scripts (`Encoder.crosses_scripts`); the warnings given."""
+    if encoder.crosses_scripts:
+        return []
+    texts: dict[str, list[str]] = {}
+    for doc in docs:
+        texts.setdefault(doc.lang, []).extend(doc.texts()[:20])
+    scripts = {lang: dominant_script(lang_texts) for lang, lang_texts in texts.items()}
+    given = []
+    for a, b in pairs:
+        sa, sb = scripts.get(a), scripts.get(b)
+        if sa and sb and sa != sb:
+            given.append(
+                f"the {encoder.name} encoder compares character n-grams and cannot "
+                f"match {a} ({sa.title()} script) with {b} ({sb.title()} script); "
+                "use --model e5 (pip install 'aligner[e5]')"
+            )
+            STRICT.warn(given[-1])
+    return given
 
 
 def save_to_index(
@@ -163,6 +189,7 @@ def align_pair(
     the review page). There was no retrieval step, so its retrieval_score is NaN."""
     model = _as_encoder(encoder)
     src_doc, tgt_doc = _as_prepared([src, tgt])
+    warn_script_gaps(model, [src_doc, tgt_doc], [(src_doc.lang, tgt_doc.lang)])
     params = params or AlignParams()
     check_embedding_memory(
         [len(src_doc.sentences), len(tgt_doc.sentences)], model.dim, params.max_group

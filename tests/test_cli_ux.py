@@ -236,3 +236,23 @@ def test_index_search_shows_a_text_files_first_line_as_title(seeds_dir, seeds_in
     assert titles["003_83610416ead760c0"].rstrip(" …") in first_line
     assert titles["003_83610416ead760c0"].startswith("دکتر پزشکیان در گفتوگو با ولادیمیر پوتین")
     assert all(titles.values())
+
+
+def test_builtin_across_scripts_says_once_to_use_e5(seeds_dir, tmp_path):
+    """Character n-grams cannot match Persian with English: one warning line naming the
+    two scripts and the model that can; none for Persian with Arabic (one script)."""
+    english = tmp_path / "en.txt"
+    english.write_text(
+        "President Rouhani spoke with President Putin by telephone on Monday.\n"
+        "The two presidents discussed trade, energy and the situation in Syria.\n",
+        encoding="utf-8",
+    )
+    fa = str(next(seeds_dir.glob("001_*.txt")))
+    result = CliRunner().invoke(main, ["match", fa, str(english), "--model", "builtin"])
+    lines = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert result.exit_code == 0
+    assert len(lines) == 1 and "Latin script" in lines[0] and "--model e5" in lines[0]
+    same_script = CliRunner().invoke(
+        main, ["match", fa, str(next(seeds_dir.glob("004_*.txt"))), "--model", "builtin"]
+    )
+    assert "warning" not in same_script.stderr

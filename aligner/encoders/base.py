@@ -57,6 +57,12 @@ class Encoder(ABC):
         windows they need."""
         return False
 
+    @property
+    def crosses_scripts(self) -> bool:
+        """Whether the vectors of a text and its translation in another script (Persian and
+        English, say) are alike: true of a multilingual model, not of character n-grams."""
+        return True
+
     def statistics(self) -> EncoderStats | None:
         """The statistics fitted for this encoder on development data (language centres,
         unrelated-segment similarities, calibrations), or None when nobody fitted them."""

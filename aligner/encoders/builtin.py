@@ -121,6 +121,12 @@ class BuiltinEncoder(Encoder):
     def cheap_windows(self) -> bool:
         return not self.cross_word
 
+    @property
+    def crosses_scripts(self) -> bool:
+        # character n-grams of two scripts share nothing but digits and names in Latin
+        # letters: Persian-English and Arabic-English pair F1 about 0 (BENCHMARKS.md)
+        return False
+
     def encode_windows(self, texts: Sequence[str], max_group: int) -> list[np.ndarray]:
         if self.cross_word:  # n-grams across words: joined texts have extra features
             return super().encode_windows(texts, max_group)
