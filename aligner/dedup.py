@@ -165,7 +165,6 @@ class DedupParams:
     # when the recent window covers two chunks
     index_in_background: bool = True
 
-
     def min_score(self, same: bool, calibrated: bool) -> float | None:
         """The probability a pair needs (None: the verdict's own threshold). Across
         languages, deep in an archive, every report has other-language reports on its

@@ -139,4 +139,3 @@ def dominant_script(texts: Sequence[str], sample: int = 2000) -> str | None:
                 script = unicodedata.name(char, "UNKNOWN").split(" ", 1)[0]
                 counts[script] = counts.get(script, 0) + 1
     return max(counts, key=counts.__getitem__) if counts else None
-

@@ -134,22 +134,29 @@ def fit_backgrounds(
     return backgrounds
 
 
+def centres_and_backgrounds(
+    encoder: DiskCachedEncoder, data: Path
+) -> tuple[dict[str, np.ndarray], dict[str, dict[tuple[int, int], tuple[float, float]]]]:
+    """The language centres and backgrounds, from fixed draws (random.Random(0))."""
+    rng = random.Random(0)
+    sources = [d for name in ("flores200", "tico19") for d in load_sources(name, data)]
+    docs = sentences_by_language(sources)
+    heavy = not encoder.cheap_windows
+    centres = fit_centres(encoder, docs, 1500 if heavy else 100_000, rng)
+    backgrounds = fit_backgrounds(
+        encoder, centres, docs, 400 if heavy else 2000, AlignParams().link_types(), rng
+    )
+    encoder.save()
+    return centres, backgrounds
+
+
 def refit_backgrounds(model: str, data: Path = DATA) -> EncoderStats:
     """The shipped statistics with their centres and backgrounds fitted again (the same
     draws as `fit`, so the fitted language pairs come out as they were) and the
     calibrations kept: for adding backgrounds without refitting the calibrations."""
     encoder = DiskCachedEncoder(load_encoder(model))
     shipped = EncoderStats.load(stats_path(encoder.identity))
-    rng = random.Random(0)
-    align_params = AlignParams()
-    sources = {name: load_sources(name, data) for name in ("flores200", "tico19")}
-    docs = sentences_by_language([d for s in sources.values() for d in s])
-    heavy = not encoder.cheap_windows
-    centres = fit_centres(encoder, docs, 1500 if heavy else 100_000, rng)
-    backgrounds = fit_backgrounds(
-        encoder, centres, docs, 400 if heavy else 2000, align_params.link_types(), rng
-    )
-    encoder.save()
+    _, backgrounds = centres_and_backgrounds(encoder, data)
     for key, table in shipped.backgrounds.items():
         for kind, (mean, std) in table.items():
             new_mean, new_std = backgrounds[key][kind]
@@ -219,17 +226,10 @@ def fit(
     model: str, data: Path = DATA, seeds: Sequence[int] = FIT_SEEDS, pair_level: bool = True
 ) -> EncoderStats:
     start = time.perf_counter()
-    rng = random.Random(0)
     encoder = DiskCachedEncoder(load_encoder(model))
     align_params = AlignParams()
     sources = {name: load_sources(name, data) for name in ("flores200", "tico19")}
-    docs = sentences_by_language([d for s in sources.values() for d in s])
-    heavy = not encoder.cheap_windows
-    centres = fit_centres(encoder, docs, 1500 if heavy else 100_000, rng)
-    backgrounds = fit_backgrounds(
-        encoder, centres, docs, 400 if heavy else 2000, align_params.link_types(), rng
-    )
-    encoder.save()
+    centres, backgrounds = centres_and_backgrounds(encoder, data)
     stats = EncoderStats(dict(encoder.identity), centres, backgrounds, pair_level=pair_level)
     print(f"centres and backgrounds: {time.perf_counter() - start:.0f}s")
 
