@@ -41,7 +41,6 @@ from aligner.align import (
     side_from_windows,
 )
 from aligner.docvec import (
-    additive,
     coverage_many,
     language_centers,
     prepared_from_texts,
@@ -60,7 +59,6 @@ from aligner.ingest import (
     first_chunk,
     keep_heap,
     new_run_id,
-    portable_encoder,
     prepare_chunks,
     read_chunks,
     stored_document,
@@ -268,7 +266,7 @@ class _Verifier:
         self.stats = encoder.statistics()
         self.centers = centers
         self.params = params
-        self.additive = additive(encoder)
+        self.additive = encoder.additive
         # any other encoder encodes what the verdict needs through an Embedder (each text
         # once, and only the windows worth encoding)
         self.embedder = None if self.additive else Embedder(encoder, self.stats)
@@ -1116,10 +1114,9 @@ class PoolScorer:
         if self._pool is None:
             import multiprocessing
 
-            encoder = portable_encoder(self.encoder)
             context = multiprocessing.get_context("spawn")
             self._pool = context.Pool(
-                self.workers, initializer=_worker_init, initargs=(encoder, self.params)
+                self.workers, initializer=_worker_init, initargs=(self.encoder, self.params)
             )
         size = max(1, len(jobs) // (4 * self.workers))
         batches = []

@@ -35,36 +35,22 @@ from aligner.align import (
     unrelated_similarities,
 )
 from aligner.encoders.base import Encoder, l2_normalize, segment_sums
-from aligner.encoders.builtin import BuiltinEncoder
 from aligner.normalize import normalize_many
 from aligner.types import Document, PreparedDocument, Sentence
 
-# The builtin encoder's cost is dominated by one bincount over batch*dim cells: smaller
-# batches than its default are faster (measured: 9k vs 7k sentences/s at dim 4096).
-_BUILTIN_BATCH = 256
-
 
 def doc_dim_for(encoder: Encoder, requested: int) -> int:
-    """The stored document dimension: smaller than the sentence vectors for the hashed
-    builtin encoder only (a dense model's dimensions cannot be folded)."""
-    if isinstance(encoder, BuiltinEncoder) and requested < encoder.dim:
+    """The stored document dimension: smaller than the sentence vectors for an encoder
+    whose vectors fold (`Encoder.with_dim`: the hashed builtin one)."""
+    if requested < encoder.dim and encoder.with_dim(requested) is not None:
         return requested
     return encoder.dim
 
 
 def document_encoder(encoder: Encoder, dim: int) -> Encoder:
-    """The encoder of document vectors: for builtin, the same features hashed into `dim`
-    buckets (what folding the big vector by summing blocks amounts to, but several times
-    faster to compute); any other encoder as it is."""
-    if isinstance(encoder, BuiltinEncoder) and dim != encoder.dim:
-        return BuiltinEncoder(
-            dim=dim,
-            ngram_range=encoder.ngram_range,
-            skeleton_ngram_range=encoder.skeleton_ngram_range,
-            skeleton_weight=encoder.skeleton_weight,
-            cross_word=encoder.cross_word,
-        )
-    return encoder
+    """The encoder of document vectors: the same encoder at `dim` where it folds, else as
+    it is."""
+    return encoder.with_dim(dim) or encoder
 
 
 FIT_DOCS = 4  # documents per dimension the projection is fitted on, when there are enough
@@ -98,7 +84,7 @@ class DocSpace:
         `sketches_out`, each document's sentence sketches (see `sentence_sketches`), or
         None where the space has no sketch projection."""
         if not self.kind:
-            wants_pca = isinstance(encoder, BuiltinEncoder) and self.dim < encoder.dim
+            wants_pca = self.dim < encoder.dim  # (only an encoder that folds: doc_dim_for)
             self.kind = "pca" if wants_pca and len(docs) >= 2 * self.dim else "hash"
         if self.kind == "hash":
             if sketches_out is not None:
@@ -163,8 +149,7 @@ def fit_projection(vectors: np.ndarray, dim: int, whiten: float = 0.5) -> np.nda
 def encode_sentences(texts: Sequence[str], encoder: Encoder) -> np.ndarray:
     if not texts:
         return np.zeros((0, encoder.dim), dtype=np.float32)
-    batch = _BUILTIN_BATCH if isinstance(encoder, BuiltinEncoder) else None
-    return encoder.encode(list(texts), batch_size=batch)
+    return encoder.encode(list(texts), batch_size=encoder.throughput_batch)
 
 
 def language_centers(
@@ -203,7 +188,7 @@ def centred_sentences(
     number of rows of each document (see `embed_documents`)."""
     counts = np.array([len(d.sentences) for d in docs], dtype=np.int64)
     texts = [t for d in docs for t in d.texts()]
-    if features_out is not None and additive(encoder):
+    if features_out is not None and encoder.additive:
         features = sentence_features(texts, encoder)
         # one conversion for the chunk; each document gets a view of it
         half = features.astype(np.float16)
@@ -238,18 +223,11 @@ def mean_of_documents(vectors: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return l2_normalize(out, inplace=True)
 
 
-def additive(encoder: Encoder) -> bool:
-    """Whether the encoder's window vectors are sums of its sentences' raw features (so
-    that those can be kept instead of the windows)."""
-    return isinstance(encoder, BuiltinEncoder) and not encoder.cross_word
-
-
 def sentence_features(texts: Sequence[str], encoder: Encoder) -> np.ndarray:
-    """Raw features of an additive encoder (see `BuiltinEncoder.features`)."""
-    assert isinstance(encoder, BuiltinEncoder)
+    """Raw features of an additive encoder (`Encoder.features`)."""
     if not texts:
         return np.zeros((0, encoder.dim), dtype=np.float32)
-    return encoder.features(list(texts), batch_size=_BUILTIN_BATCH)
+    return encoder.features(list(texts), batch_size=encoder.throughput_batch)
 
 
 def window_background(

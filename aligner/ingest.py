@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import copy
 import gc
 import hashlib
 import itertools
@@ -26,7 +25,6 @@ import numpy as np
 
 from aligner.docvec import FIT_DOCS, DocSpace
 from aligner.encoders.base import Encoder
-from aligner.encoders.builtin import BuiltinEncoder
 from aligner.errors import InputError
 from aligner.index import content_hash
 from aligner.prepare import prepare_document
@@ -343,7 +341,7 @@ def prepare_chunks(
     try:
         with concurrent.futures.ProcessPoolExecutor(
             workers, mp_context=context, initializer=_init_worker,
-            initargs=(portable_encoder(encoder),),
+            initargs=(encoder,),
         ) as pool:  # fmt: skip
             for chunk, nbytes in itertools.chain([following], chunks):
                 # documents stored with the same content need no preparation (a re-add)
@@ -392,15 +390,6 @@ def _merge_space(space: DocSpace, returned: DocSpace) -> bool:
 
 
 _ENCODER: Encoder | None = None
-
-
-def portable_encoder(encoder: Encoder) -> Encoder:
-    """The encoder to send to a worker process: the builtin one without its word cache
-    (not worth pickling)."""
-    if isinstance(encoder, BuiltinEncoder):
-        encoder = copy.copy(encoder)
-        encoder._word_cache = {}
-    return encoder
 
 
 def _init_worker(encoder: Encoder) -> None:

@@ -58,6 +58,26 @@ class Encoder(ABC):
         return False
 
     @property
+    def additive(self) -> bool:
+        """Whether `features` gives raw features that add up (a window's are the sum of
+        its sentences'), so that callers can keep those instead of window vectors."""
+        return False
+
+    def features(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        """Raw, unnormalised features of an `additive` encoder."""
+        raise NotImplementedError(f"the {self.name} encoder has no additive features")
+
+    def with_dim(self, dim: int) -> Encoder | None:
+        """The same encoder giving `dim`-dimensional vectors, where it can (hashed features
+        fold into fewer buckets; a dense model's dimensions cannot): None otherwise."""
+        return self if dim == self.dim else None
+
+    @property
+    def throughput_batch(self) -> int | None:
+        """The batch size at which bulk encoding runs fastest (None: the encoder's own)."""
+        return None
+
+    @property
     def crosses_scripts(self) -> bool:
         """Whether the vectors of a text and its translation in another script (Persian and
         English, say) are alike: true of a multilingual model, not of character n-grams."""
