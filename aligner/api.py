@@ -23,8 +23,8 @@ from aligner.align import AlignParams
 from aligner.embedding import Embedder
 from aligner.encoders import Encoder, default_model, load_encoder
 from aligner.index import DocumentIndex, IndexError_, content_hash
+from aligner.langid import language_script
 from aligner.match import MatchParams, language_pairs, match_documents
-from aligner.normalize import dominant_script
 from aligner.prepare import prepare_documents
 from aligner.readers import STRICT, ReadOptions, Warn, read_documents
 from aligner.resources import check_embedding_memory
@@ -128,14 +128,14 @@ def warn_script_gaps(
     texts: dict[str, list[str]] = {}
     for doc in docs:
         texts.setdefault(doc.lang, []).extend(doc.texts()[:20])
-    scripts = {lang: dominant_script(lang_texts) for lang, lang_texts in texts.items()}
+    scripts = {lang: language_script(lang, lang_texts) for lang, lang_texts in texts.items()}
     given = []
     for a, b in pairs:
         sa, sb = scripts.get(a), scripts.get(b)
         if sa and sb and sa != sb:
             given.append(
                 f"the {encoder.name} encoder compares character n-grams and cannot "
-                f"match {a} ({sa.title()} script) with {b} ({sb.title()} script); "
+                f"match {a} ({sa} script) with {b} ({sb} script); "
                 "use --model e5 (pip install 'aligner[e5]')"
             )
             STRICT.warn(given[-1])

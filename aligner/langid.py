@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Sequence
 
 from aligner.normalize import normalize
 
@@ -349,6 +350,17 @@ def script_of(char: str) -> str | None:
 
 def script_counts(text: str) -> Counter[str]:
     return _script_counts(Counter(text))
+
+
+def language_script(lang: str, texts: Sequence[str] = ()) -> str | None:
+    """The script `lang` is written in: the known one of a language `detect_language`
+    names, else the script most letters of `texts` are in (None without letters)."""
+    if lang in LANGUAGE_SCRIPTS:
+        return LANGUAGE_SCRIPTS[lang]
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update(script_counts(text[:_SAMPLE]))
+    return counts.most_common(1)[0][0] if counts else None
 
 
 def _script_counts(chars: Counter[str]) -> Counter[str]:

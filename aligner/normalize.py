@@ -126,16 +126,3 @@ def clean_for_export(text: str) -> str:
     text = _CONTROL.sub(" ", text.replace("\t", " ").replace("\r", " ").replace("\n", " "))
     text = text.replace("\u2028", " ").replace("\u2029", " ").replace("\x85", " ")
     return _SPACES.sub(" ", text).strip()
-
-
-def dominant_script(texts: Sequence[str], sample: int = 2000) -> str | None:
-    """The script most letters of `texts` are written in (the first word of their Unicode
-    names: "ARABIC", "LATIN", "CYRILLIC", ...), from up to `sample` letters of each text;
-    None without letters."""
-    counts: dict[str, int] = {}
-    for text in texts:
-        for char in text[:sample]:
-            if char.isalpha():
-                script = unicodedata.name(char, "UNKNOWN").split(" ", 1)[0]
-                counts[script] = counts.get(script, 0) + 1
-    return max(counts, key=counts.__getitem__) if counts else None

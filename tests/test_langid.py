@@ -112,3 +112,12 @@ def test_no_warning_when_unsure_or_unjudged(seeds_dir):
     ]
     prepare_documents(docs, warn=warnings.append)
     assert warnings == []
+
+
+def test_the_script_of_a_language() -> None:
+    from aligner.langid import language_script
+
+    assert language_script("fa") == "Arabic" and language_script("en") == "Latin"
+    # a language detect_language does not name: the script of its texts
+    assert language_script("xx", ["Здравствуй, мир", "2020"]) == "Cyrillic"
+    assert language_script("xx", ["2020 - 19"]) is None

@@ -73,11 +73,3 @@ def test_clean_for_export_never_leaves_tabs_or_newlines(text):
 @given(st.lists(st.one_of(ARABIC_HEAVY, st.text()), max_size=6))
 def test_normalize_many_equals_normalize_of_each(texts):
     assert normalize_many(texts) == [normalize(t) for t in texts]
-
-
-def test_dominant_script_counts_letters() -> None:
-    from aligner.normalize import dominant_script
-
-    assert dominant_script(["سلام دنیا", "COVID-19"]) == "ARABIC"
-    assert dominant_script(["Hello, 2020", "مرحبا"]) == "LATIN"
-    assert dominant_script(["2020 - 19", ""]) is None
