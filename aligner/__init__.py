@@ -1,28 +1,52 @@
 """aligner: cross-lingual duplicate and alignment detection for news.
 
 Read documents, match them across languages (which Persian report is which Arabic report),
-align matched pairs sentence by sentence, and export a parallel corpus.
+align matched pairs sentence by sentence, and export a parallel corpus. This module is the
+public face: what `aligner.api` offers, the encoders and the writers.
 """
 
-from aligner.api import MatchResult, align, load_documents, match
-from aligner.encoders import BuiltinEncoder, Encoder, load_encoder
+from aligner.api import (
+    Alignment,
+    AlignParams,
+    Document,
+    DocumentIndex,
+    DocumentPair,
+    IndexError_,
+    MatchParams,
+    MatchResult,
+    PreparedDocument,
+    VerifyParams,
+    align,
+    align_pair,
+    load_documents,
+    load_encoder,
+    match,
+    prepare_documents,
+)
+from aligner.encoders import BuiltinEncoder, Encoder
 from aligner.export import write_pairs_tsv, write_parallel_tsv
-from aligner.prepare import prepare_document, prepare_documents
-from aligner.types import Alignment, Document, DocumentPair, Link, PreparedDocument, Sentence
+from aligner.prepare import prepare_document
+from aligner.types import Link, Sentence
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AlignParams",
     "Alignment",
     "BuiltinEncoder",
     "Document",
+    "DocumentIndex",
     "DocumentPair",
     "Encoder",
+    "IndexError_",
     "Link",
+    "MatchParams",
     "MatchResult",
     "PreparedDocument",
     "Sentence",
+    "VerifyParams",
     "align",
+    "align_pair",
     "load_documents",
     "load_encoder",
     "match",

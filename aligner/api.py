@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from aligner.align import AlignParams
+from aligner.alignment import AlignParams
 from aligner.embedding import Embedder
 from aligner.encoders import Encoder, default_model, load_encoder
 from aligner.index import DocumentIndex, IndexError_, content_hash

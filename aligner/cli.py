@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from aligner import api
-from aligner.align import AlignParams
+from aligner.alignment import AlignParams
 from aligner.dedup import DedupParams
 from aligner.encoders import DEFAULT_MODEL, load_encoder, model_for_identity
 from aligner.encoders.base import describe_identity

@@ -33,7 +33,7 @@ from typing import IO, Any
 import faiss
 import numpy as np
 
-from aligner.align import (
+from aligner.alignment import (
     AlignParams,
     Background,
     SideEmbeddings,

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from aligner.align import (
+from aligner.alignment import (
     AlignParams,
     Background,
     SideEmbeddings,

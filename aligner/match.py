@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import faiss
 import numpy as np
 
-from aligner.align import AlignParams
+from aligner.alignment import AlignParams
 from aligner.embedding import Embedder
 from aligner.langid import UNDETERMINED
 from aligner.types import DocumentPair, PreparedDocument

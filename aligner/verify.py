@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from aligner.align import (
+from aligner.alignment import (
     AlignParams,
     Background,
     SideEmbeddings,

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aligner.align import AlignParams
+from aligner.alignment import AlignParams
 from aligner.embedding import Embedder, recenter, window_texts
 from aligner.encoders import Encoder, load_encoder
 from aligner.encoders.stats import POOLED, POOLED_SAME, EncoderStats, fit_logistic, stats_path

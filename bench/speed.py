@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from aligner import api
-from aligner.align import AlignParams, align_embeddings
+from aligner.alignment import AlignParams, align_embeddings
 from aligner.embedding import Embedder
 from aligner.encoders import BuiltinEncoder, Encoder, load_encoder
 from aligner.prepare import prepare_document

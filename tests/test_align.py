@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aligner.align import AlignParams, align_embeddings, embed_side
+from aligner.alignment import AlignParams, align_embeddings, embed_side
 from aligner.api import align
 from aligner.encoders import BuiltinEncoder
 from aligner.types import Document
@@ -150,7 +150,7 @@ def test_degenerate_documents_do_not_crash(text):
 
 
 def _random_side(rng: np.random.Generator, n: int, max_group: int = 3):
-    from aligner.align import SideEmbeddings
+    from aligner.alignment import SideEmbeddings
 
     base = rng.standard_normal((n, 32))
     lengths = rng.integers(20, 200, n).astype(float)
@@ -167,10 +167,8 @@ def _random_side(rng: np.random.Generator, n: int, max_group: int = 3):
 
 @pytest.mark.parametrize("seed", range(6))
 def test_small_tables_filled_in_python_align_as_the_vectorised_programme(monkeypatch, seed):
-    import sys
+    import aligner.alignment as align_module
 
-    # the module, not the function `aligner.align` that the package exports under its name
-    align_module = sys.modules[align_embeddings.__module__]
     rng = np.random.default_rng(seed)
     for _ in range(40):
         n, m = (int(x) for x in rng.integers(1, 30, 2))
@@ -194,7 +192,7 @@ def test_link_contrast_tells_translations_from_topical_lookalikes():
     """Links that stand far above the pair's other sentence pairs give a high link_z and a
     low unlinked_z; links no better than any two sentences of the pair give link_z close
     to unlinked_z."""
-    from aligner.align import Background, link_contrast, side_from_windows
+    from aligner.alignment import Background, link_contrast, side_from_windows
     from aligner.types import Link
 
     rng = np.random.default_rng(0)

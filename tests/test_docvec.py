@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aligner.align import AlignParams, best_match_margin, embed_side
+from aligner.alignment import AlignParams, best_match_margin, embed_side
 from aligner.docvec import (
     coverage_many,
     fit_projection,
@@ -138,7 +138,7 @@ def test_coverage_many_equals_pairwise_coverage(pools: dict[str, list]) -> None:
 def test_best_match_margin_tells_translations_from_same_topic_reports() -> None:
     """A translation's sentences each have one counterpart far above the rest; sentences
     that all share a topic (one common direction) have none that stands out."""
-    from aligner.align import Background
+    from aligner.alignment import Background
 
     rng = np.random.default_rng(0)
     background = Background(mean=0.0, std=0.1)

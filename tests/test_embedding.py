@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from aligner.align import AlignParams, side_from_windows, windows_worth_encoding
+from aligner.alignment import AlignParams, side_from_windows, windows_worth_encoding
 from aligner.embedding import Embedder, TextCache
 from aligner.encoders import load_encoder
 from aligner.encoders.base import Encoder
@@ -58,7 +58,7 @@ def test_only_windows_that_could_beat_their_sentences_are_encoded() -> None:
     src = side_from_windows([np.stack([a, merged, d]), *_sums(np.stack([a, merged, d]))], "xyz")
     tgt_rows = np.stack([a, b, c, d])
     tgt = side_from_windows([tgt_rows, *_sums(tgt_rows)], "wxyz")
-    from aligner.align import Background
+    from aligner.alignment import Background
 
     src_masks, tgt_masks = windows_worth_encoding(src, tgt, Background(0.0, 0.15), AlignParams())
     assert tgt_masks[1].tolist() == [False, True, False]  # (b, c) only

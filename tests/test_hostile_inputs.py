@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aligner import api
-from aligner.align import AlignParams
+from aligner.alignment import AlignParams
 from aligner.cli import main
 from aligner.errors import (
     EXIT_FAILURE,

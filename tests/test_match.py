@@ -72,3 +72,13 @@ def test_cli_min_pair_score(seeds_dir: Path, tmp_path: Path) -> None:
     for bad in ("2", "-1"):
         result = CliRunner().invoke(main, ["match", str(seeds_dir), "--min-pair-score", bad])
         assert result.exit_code == 2 and "--min-pair-score" in result.output
+
+
+def test_the_package_is_the_one_public_face() -> None:
+    """Everything the API offers is on `aligner` itself, and `aligner.align` is the function
+    (the sentence-alignment module is `aligner.alignment`)."""
+    import aligner
+
+    assert set(api.__all__) <= set(aligner.__all__)
+    assert all(hasattr(aligner, name) for name in aligner.__all__)
+    assert callable(aligner.align) and aligner.align is api.align
