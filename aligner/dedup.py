@@ -90,7 +90,8 @@ _SKETCHES = 50_000  # documents' sentence sketches kept (about 10 KB each)
 # The screen before alignment counts sentences whose best counterpart is this many spreads
 # above unrelated pairs: at z > 1 (the link threshold) nearly every sentence of an unrelated
 # news document of ten sentences has one by chance; at z > 3 few do (see DedupParams).
-SCREEN_Z = 3.0  # built window embeddings (0.4 MB each): the pairs of one document
+SCREEN_Z = 3.0
+_LEARN_DOCS = 100  # documents of a language the screens' backgrounds are learnt from
 
 
 @dataclass(frozen=True)
@@ -419,13 +420,15 @@ class _Verifier:
         # encoder's windows are sums of cached features), as the screens' thresholds were
         # chosen with them: with the fitted ones, 20% more pairs reached the verdict on the
         # benchmark archive. Otherwise the verdict's fitted ones.
+        # A sample of a few documents is mostly the pairs to be judged: below
+        # `_LEARN_DOCS` documents of a language the fitted ones serve.
         learn = self.additive or self.stats is None
-        if not learn:
-            for i, a in enumerate(langs):
-                for b in langs[i:]:
-                    fitted = background_for(self.stats, a, b)
-                    if fitted is not None:
-                        self.backgrounds.setdefault((a, b), fitted)
+        for i, a in enumerate(langs):
+            for b in langs[i:]:
+                few = min(len(by_lang[a]), len(by_lang[b])) < _LEARN_DOCS
+                fitted = background_for(self.stats, a, b)
+                if fitted is not None and (few or not learn):
+                    self.backgrounds.setdefault((a, b), fitted)
         self.prime([d for ds in by_lang.values() for d in ds])
         pools = {lang: [self.side(d) for d in ds] for lang, ds in by_lang.items()} if learn else {}
         sketches = {
