@@ -14,7 +14,7 @@ import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -25,7 +25,7 @@ from aligner.encoders import Encoder, default_model, load_encoder
 from aligner.index import DocumentIndex, IndexError_, content_hash
 from aligner.langid import language_script
 from aligner.match import MatchParams, language_pairs, match_documents
-from aligner.prepare import prepare_documents
+from aligner.prepare import prepare_document, prepare_documents
 from aligner.readers import STRICT, ReadOptions, Warn, read_documents
 from aligner.resources import check_embedding_memory
 from aligner.types import Alignment, Document, DocumentPair, PreparedDocument
@@ -199,21 +199,175 @@ def align_pair(
     return MatchResult([src_doc, tgt_doc], [pair], [], embedder)
 
 
+@dataclass(frozen=True)
+class IndexInfo:
+    """What an archive index holds."""
+
+    folder: str
+    encoder_identity: dict[str, Any]
+    doc_dim: int
+    doc_space: str  # how document vectors are made ("hash", "pca"; "" until decided)
+    documents: int
+    faiss: dict[str, dict[str, Any]]  # lang -> {"vectors": n, "factory": ...}
+    clustered: tuple[int, int]  # documents with a dedup assignment, clusters
+    generation: int
+
+
+def index_info(folder: str | Path) -> IndexInfo:
+    """Describe the archive index in `folder` (read-only)."""
+    from aligner.store import ArchiveStore
+
+    with ArchiveStore.open(folder) as store:
+        return IndexInfo(
+            str(folder), dict(store.encoder_identity), store.dim, store.doc_space().kind or "",
+            len(store), store.faiss_info(), store.clustered(), store.generation,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    rank: int
+    doc_id: str
+    lang: str
+    score: float
+    title: str
+
+
+def search_index(
+    folder: str | Path,
+    query: Document,
+    k: int = 10,
+    lang: str | None = None,
+    encoder: Encoder | str | None = None,
+) -> list[SearchHit]:
+    """The `k` indexed documents nearest to `query` (embedded as the index embeds its
+    documents), in `lang` or every language; `encoder` defaults to the one that made the
+    index."""
+    from aligner.encoders import model_for_identity
+    from aligner.store import ArchiveStore
+
+    if encoder is None:
+        with ArchiveStore.open(folder) as store:
+            encoder = model_for_identity(store.encoder_identity)
+    model = _as_encoder(encoder)
+    with ArchiveStore.open(folder, model.identity) as store:
+        prepared = prepare_document(query, remove_titles=False)
+        vector = store.doc_space().embed([prepared], model)
+        found = []
+        for language in [lang] if lang else store.search_languages():
+            scores, rows = store.search(vector, language, k)
+            found.extend((float(s), int(r)) for s, r in zip(scores[0], rows[0]) if r >= 0)
+        info = store.lookup_rows([r for _, r in found])
+        live = sorted((h for h in found if h[1] in info), key=lambda h: -h[0])[:k]
+        titles = store.titles([row for _, row in live])
+    return [
+        SearchHit(rank, info[row].id, info[row].lang, score, titles.get(row) or "")
+        for rank, (score, row) in enumerate(live, start=1)
+    ]
+
+
+@dataclass(frozen=True)
+class ArchiveOptions:
+    """How an archive index is opened or created: its document dimension (the builtin
+    encoder's document vectors fold to it), FAISS factory (None: by size), how long to wait
+    for another writer's lock, and how often to save the FAISS caches."""
+
+    doc_dim: int = 512
+    faiss_factory: str | None = None
+    lock_timeout: float = 10.0
+    cache_every_s: float = 120.0
+
+
+def open_archive(folder: str | Path, encoder: Encoder, options: ArchiveOptions) -> Any:
+    """The archive index in `folder` opened for writing (created if there is none)."""
+    from aligner.docvec import doc_dim_for
+    from aligner.store import ArchiveStore, StoreConfig
+
+    config = StoreConfig(
+        doc_dim=doc_dim_for(encoder, options.doc_dim), factory=options.faiss_factory
+    )
+    return ArchiveStore.open(
+        folder, encoder.identity, write=True, config=config, lock_timeout=options.lock_timeout
+    )
+
+
+def index_add(
+    inputs: Sequence[str | Path],
+    folder: str | Path,
+    encoder: Encoder | str | None = None,
+    options: ArchiveOptions | None = None,
+    chunk_size: int = 1000,
+    show_progress: bool = True,
+) -> Any:
+    """`aligner index add`: stream the inputs into the archive index (`ingest.IngestStats`)."""
+    from aligner.ingest import add_documents
+
+    options = options or ArchiveOptions()
+    model = _as_encoder(encoder or "builtin")
+    with open_archive(folder, model, options) as store:
+        return add_documents(
+            list(inputs), store, model, chunk_size, show_progress, options.cache_every_s
+        )
+
+
+def dedup_archive(
+    inputs: Sequence[str | Path],
+    clusters: IO[str],
+    folder: str | Path | None = None,
+    encoder: Encoder | str | None = None,
+    params: Any = None,
+    options: ArchiveOptions | None = None,
+    keep: Callable[[], Any] | None = None,
+    show_progress: bool = True,
+) -> tuple[Any, int | None]:
+    """`aligner dedup`: cluster the inputs against the index in `folder` (a temporary one,
+    removed after, when None), writing clusters.tsv rows to `clusters`; with `keep` (a
+    context manager giving a text handle, opened only once the clusters are written), one
+    canonical document per cluster as JSONL. Returns (`dedup.DedupStats`, documents kept)."""
+    import tempfile
+
+    from aligner import dedup as archive_dedup
+
+    options = options or ArchiveOptions()
+    model = _as_encoder(encoder or "builtin")
+    with (
+        tempfile.TemporaryDirectory(prefix="aligner-dedup-") as temp,
+        open_archive(folder or Path(temp) / "index", model, options) as store,
+    ):
+        stats = archive_dedup.dedup(
+            list(inputs), store, model, clusters, params, show_progress=show_progress,
+            cache_every_s=options.cache_every_s,
+        )  # fmt: skip
+        kept = None
+        if keep is not None:
+            with keep() as handle:
+                kept = archive_dedup.write_kept(list(inputs), store, handle, show_progress)
+    return stats, kept
+
+
 __all__ = [
     "AlignParams",
     "Alignment",
+    "ArchiveOptions",
     "Document",
     "DocumentIndex",
     "DocumentPair",
     "IndexError_",
+    "IndexInfo",
     "MatchParams",
     "MatchResult",
     "PreparedDocument",
+    "SearchHit",
     "VerifyParams",
     "align",
     "align_pair",
+    "dedup_archive",
+    "index_add",
+    "index_info",
     "load_documents",
     "load_encoder",
     "match",
+    "open_archive",
     "prepare_documents",
+    "search_index",
 ]

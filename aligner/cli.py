@@ -834,16 +834,10 @@ def store_options(command: F) -> F:
     return command
 
 
-def _open_store(
-    folder: str, encoder: Any, doc_dim: str, factory: str | None, lock_timeout: float
-) -> Any:
-    from aligner.docvec import doc_dim_for
-    from aligner.store import ArchiveStore, StoreConfig
-
-    config = StoreConfig(doc_dim=doc_dim_for(encoder, int(doc_dim)), factory=factory)
-    return ArchiveStore.open(
-        folder, encoder.identity, write=True, config=config, lock_timeout=lock_timeout
-    )
+def _archive_options(
+    doc_dim: str, faiss_factory: str | None, lock_timeout: float, cache_every: float
+) -> api.ArchiveOptions:
+    return api.ArchiveOptions(int(doc_dim), faiss_factory, lock_timeout, cache_every)
 
 
 @main.group()
@@ -888,13 +882,9 @@ def index_add(
       aligner index add today.jsonl --index indexes/news      # new and changed ones only
       aligner index add fixtures/seeds/ --index indexes/seeds --model builtin:1024
     """
-    from aligner.ingest import add_documents
-
     encoder = load_encoder(model, device=device, batch_size=batch_size)
-    with _open_store(index_dir, encoder, doc_dim, faiss_factory, lock_timeout) as store:
-        stats = add_documents(
-            list(inputs), store, encoder, chunk_size, not quiet, cache_every_s=cache_every
-        )
+    options = _archive_options(doc_dim, faiss_factory, lock_timeout, cache_every)
+    stats = api.index_add(list(inputs), index_dir, encoder, options, chunk_size, not quiet)
     if not stats.documents:
         warn_no_documents(inputs)
     if not quiet:
@@ -918,25 +908,19 @@ def index_info(index_dir: str) -> None:
     Example:
       aligner index info --index indexes/news
     """
-    from aligner.store import ArchiveStore
-
-    with ArchiveStore.open(index_dir) as store:
-        identity = store.encoder_identity
-        click.echo(f"index:      {index_dir}")
-        click.echo(f"encoder:    {describe_identity(identity)}, document vectors of dim "
-                   f"{store.dim} ({store.doc_space().kind or 'not yet decided'})")  # fmt: skip
-        click.echo(f"documents:  {len(store):,}")
-        for lang, info in store.faiss_info().items():
-            click.echo(f"  {lang}: {info['vectors']:,} ({info['factory']})")
-        clustered = store.db.execute(
-            "SELECT COUNT(*), SUM(role = 'canonical') FROM documents WHERE role IS NOT NULL"
-        ).fetchone()
-        if clustered[0]:
-            click.echo(
-                f"dedup:      {_plural(clustered[0], 'document')} in "
-                f"{_plural(clustered[1] or 0, 'cluster')}"
-            )
-        click.echo(f"generation: {store.generation}")
+    info = api.index_info(index_dir)
+    click.echo(f"index:      {index_dir}")
+    click.echo(f"encoder:    {describe_identity(info.encoder_identity)}, document vectors of "
+               f"dim {info.doc_dim} ({info.doc_space or 'not yet decided'})")  # fmt: skip
+    click.echo(f"documents:  {info.documents:,}")
+    for lang, faiss_info in info.faiss.items():
+        click.echo(f"  {lang}: {faiss_info['vectors']:,} ({faiss_info['factory']})")
+    clustered, clusters = info.clustered
+    if clustered:
+        click.echo(
+            f"dedup:      {_plural(clustered, 'document')} in {_plural(clusters, 'cluster')}"
+        )
+    click.echo(f"generation: {info.generation}")
 
 
 @index.command("search")
@@ -978,8 +962,6 @@ def index_search(
     """
     from dataclasses import replace
 
-    from aligner.prepare import prepare_document
-    from aligner.store import ArchiveStore
     from aligner.types import Document
 
     path = None if as_text else _query_path(query)
@@ -987,28 +969,13 @@ def index_search(
     if query_lang:
         doc = replace(doc, lang=query_lang)
     if model == "index":  # the encoder that made the index
-        with ArchiveStore.open(index_dir) as store:
-            model = model_for_identity(store.encoder_identity)
+        model = model_for_identity(api.index_info(index_dir).encoder_identity)
     encoder = load_encoder(model, device=device, batch_size=batch_size)
-    with ArchiveStore.open(index_dir, encoder.identity) as store:
-        prepared = prepare_document(doc, remove_titles=False)
-        vector = store.doc_space().embed([prepared], encoder)
-        hits = []
-        for language in [lang] if lang else store.search_languages():
-            scores, rows = store.search(vector, language, k)
-            hits.extend((float(s), int(r)) for s, r in zip(scores[0], rows[0]) if r >= 0)
-        info = store.lookup_rows([r for _, r in hits])
-        hits = sorted((h for h in hits if h[1] in info), key=lambda h: -h[0])  # live rows
-        titles = dict(
-            store.db.execute(
-                f"SELECT row, title FROM documents WHERE row IN ({','.join('?' * len(info))})",
-                list(info),
-            ).fetchall()
-        )
+    hits = api.search_index(index_dir, doc, k, lang, encoder)
     click.echo("rank\tdoc_id\tlang\tscore\ttitle")
-    for rank, (score, row) in enumerate(hits[:k], start=1):
-        title = (titles.get(row) or "").replace("\t", " ").replace("\n", " ")
-        click.echo(f"{rank}\t{info[row].id}\t{info[row].lang}\t{score:.4f}\t{title}")
+    for hit in hits:
+        title = hit.title.replace("\t", " ").replace("\n", " ")
+        click.echo(f"{hit.rank}\t{hit.doc_id}\t{hit.lang}\t{hit.score:.4f}\t{title}")
 
 
 _FILE_SUFFIXES = (".txt", ".jsonl", ".ndjson", ".csv", ".tsv")
@@ -1119,10 +1086,7 @@ def dedup(
       aligner dedup archive.jsonl -o clusters.tsv --keep deduped.jsonl
       aligner dedup today.jsonl --index indexes/news -o clusters.tsv
     """
-    import tempfile
     from dataclasses import replace
-
-    from aligner import dedup as dedup_module
 
     _check_outputs([("--output", output), ("--keep", keep_path)], inputs, [("--index", index_dir)])
     encoder = load_encoder(model, device=device, batch_size=batch_size)
@@ -1134,18 +1098,12 @@ def dedup(
         recent_docs=recent,
         workers=workers,
     )
-    with tempfile.TemporaryDirectory(prefix="aligner-dedup-") as temp:
-        folder = index_dir or str(Path(temp) / "index")
-        with _open_store(folder, encoder, doc_dim, faiss_factory, lock_timeout) as store:
-            with atomic_output(output) as handle:
-                stats = dedup_module.dedup(
-                    list(inputs), store, encoder, handle, params, show_progress=not quiet,
-                    cache_every_s=cache_every,
-                )  # fmt: skip
-            kept = None
-            if keep_path:
-                with atomic_output(keep_path) as handle:
-                    kept = dedup_module.write_kept(list(inputs), store, handle, not quiet)
+    options = _archive_options(doc_dim, faiss_factory, lock_timeout, cache_every)
+    keep = functools.partial(atomic_output, keep_path) if keep_path else None
+    with atomic_output(output) as handle:
+        stats, kept = api.dedup_archive(
+            list(inputs), handle, index_dir, encoder, params, options, keep, not quiet
+        )
     if not stats.documents:
         warn_no_documents(inputs)
     if not quiet:

@@ -411,6 +411,22 @@ class ArchiveStore:
             return {}
         return out
 
+    def titles(self, rows: Sequence[int]) -> dict[int, str | None]:
+        """The stored titles of these rows."""
+        out: dict[int, str | None] = {}
+        for part in _chunks(list(rows)):
+            marks = ",".join("?" * len(part))
+            query = f"SELECT row, title FROM documents WHERE row IN ({marks})"
+            out.update(self.db.execute(query, part).fetchall())
+        return out
+
+    def clustered(self) -> tuple[int, int]:
+        """How many documents have a dedup assignment, and in how many clusters."""
+        documents, clusters = self.db.execute(
+            "SELECT COUNT(*), SUM(role = 'canonical') FROM documents WHERE role IS NOT NULL"
+        ).fetchone()
+        return int(documents or 0), int(clusters or 0)
+
     def lookup_ids(self, ids: Sequence[str]) -> dict[str, DocumentRow]:
         return {r.id: r for r in self._select_in("id", ids)}
 
