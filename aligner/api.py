@@ -10,14 +10,12 @@ aligner.write_parallel_tsv(result.alignments, "parallel.tsv")
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from aligner.alignment import AlignParams
 from aligner.embedding import Embedder
@@ -28,23 +26,9 @@ from aligner.match import MatchParams, language_pairs, match_documents
 from aligner.prepare import prepare_document, prepare_documents
 from aligner.readers import STRICT, ReadOptions, Warn, read_documents
 from aligner.resources import check_embedding_memory
+from aligner.runtime import single_threaded_blas
 from aligner.types import Alignment, Document, DocumentPair, PreparedDocument
 from aligner.verify import VerifyParams, verify_pair
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def single_threaded_blas(function: F) -> F:
-    """Run with one BLAS thread. Matching multiplies many small matrices (one set per
-    candidate pair); a multi-threaded BLAS spends more on waking and spinning its threads
-    than on the products: measured 4x slower in wall and CPU time on the 2-core machine."""
-
-    @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with threadpool_limits(limits=1, user_api="blas"):
-            return function(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -85,7 +69,7 @@ def _as_prepared(docs: Sequence[Document | PreparedDocument]) -> list[PreparedDo
     return [d if isinstance(d, PreparedDocument) else next(fresh) for d in docs]
 
 
-@single_threaded_blas
+@single_threaded_blas()
 def match(
     docs: Sequence[Document | PreparedDocument],
     encoder: Encoder | str | None = None,
@@ -165,7 +149,7 @@ def save_to_index(
     return counts
 
 
-@single_threaded_blas
+@single_threaded_blas()
 def align(
     src: Document | PreparedDocument,
     tgt: Document | PreparedDocument,
@@ -176,7 +160,7 @@ def align(
     return align_pair(src, tgt, encoder, params).pairs[0].alignment
 
 
-@single_threaded_blas
+@single_threaded_blas()
 def align_pair(
     src: Document | PreparedDocument,
     tgt: Document | PreparedDocument,

@@ -25,7 +25,7 @@ import contextlib
 import csv
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -54,10 +54,7 @@ from aligner.embedding import Embedder, recenter
 from aligner.encoders.base import Encoder, l2_normalize, sum_windows
 from aligner.ingest import (
     ChunkItem,
-    exit_with_parent,
-    fewer_collections,
     first_chunk,
-    keep_heap,
     new_run_id,
     prepare_chunks,
     read_chunks,
@@ -66,7 +63,14 @@ from aligner.ingest import (
 from aligner.progress import Progress
 from aligner.readers import document_to_record, input_size
 from aligner.recent import RecentWindow
-from aligner.store import ArchiveStore, DocumentRow, single_threaded_faiss
+from aligner.runtime import (
+    fewer_collections,
+    init_worker,
+    keep_heap,
+    single_threaded_blas,
+    single_threaded_faiss,
+)
+from aligner.store import ArchiveStore, DocumentRow
 from aligner.types import PreparedDocument
 from aligner.verify import VerifyParams, background_for, verdict_of_sides, verify_pair
 
@@ -602,19 +606,6 @@ def _nbytes(value: np.ndarray | SideEmbeddings) -> int:
     return sum(w.nbytes for w in value.windows)
 
 
-@contextlib.contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """Verification multiplies many small matrices; OpenBLAS threads only add overhead
-    there (measured: 3x slower with 2 threads than with 1)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: without it, numpy keeps its own setting
-        yield
-        return
-    with threadpool_limits(1, user_api="blas"):
-        yield
-
-
 def dedup(
     inputs: Sequence[str | Path],
     store: ArchiveStore,
@@ -1067,13 +1058,7 @@ _WORKER: _Verifier | None = None
 
 def _worker_init(encoder: Encoder, params: AlignParams) -> None:
     global _WORKER
-    exit_with_parent()
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1, user_api="blas")
-    except ImportError:
-        pass
+    init_worker()
     _WORKER = _Verifier(encoder, {}, params)
 
 

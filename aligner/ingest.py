@@ -10,8 +10,6 @@ archive, or rerunning an interrupted `index add`, is cheap and changes nothing.
 from __future__ import annotations
 
 import collections
-import contextlib
-import gc
 import hashlib
 import itertools
 import os
@@ -30,6 +28,7 @@ from aligner.index import content_hash
 from aligner.prepare import prepare_document
 from aligner.progress import Progress
 from aligner.readers import input_size, stream_documents
+from aligner.runtime import fewer_collections, init_worker
 from aligner.store import ArchiveStore, DocumentRow, StoredDocument
 from aligner.types import Document, PreparedDocument
 
@@ -90,63 +89,6 @@ def read_chunks(
             chunk, consumed, first = [], 0, then
     if chunk:
         yield chunk, consumed
-
-
-@contextlib.contextmanager
-def fewer_collections() -> Iterator[None]:
-    """Python's cyclic garbage collector, less often. Dedup (and to a lesser degree index
-    add) keeps hundreds of thousands of objects alive (cached documents, sentences,
-    sketches) and creates many short-lived ones per document; at the default thresholds
-    the collector walks the long-lived ones again and again. Nothing here builds
-    reference cycles worth collecting early."""
-    old = gc.get_threshold()
-    gc.set_threshold(100_000, 50, 1000)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
-
-
-def _libc_function(name: str) -> Any:
-    """A function of the C library (glibc on Linux), or None where there is none."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
-    except (OSError, AttributeError):
-        return None
-
-
-def keep_heap() -> None:
-    """Keep freed memory in this process's heap instead of returning it to the system.
-    Each chunk allocates and frees arrays of tens of MB (sentence features, window
-    vectors); glibc maps each anew and the kernel zeroes every page again: at 1,000
-    documents a chunk that cost a fifth of dedup's CPU time in the kernel (measured: 11.0
-    -> 7.7 s of system time, 5% of wall time, on 5,000 documents). Memory stays bounded by
-    the largest chunk's peak. A no-op where glibc's mallopt is not there."""
-    mallopt = _libc_function("mallopt")
-    if mallopt is None:
-        return
-    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
-    mallopt(m_mmap_threshold, 1 << 30)  # the largest value glibc accepts (HEAP_MAX/2)
-    mallopt(m_trim_threshold, 1 << 30)
-    mallopt(m_top_pad, 256 << 20)
-
-
-def exit_with_parent() -> None:
-    """Have the kernel end this worker process when the process that started it dies (Linux
-    prctl PR_SET_PDEATHSIG; elsewhere nothing). A pool worker waits on a queue whose
-    writing end it holds itself, so it would never notice: an `aligner` killed with
-    SIGKILL left its idle workers behind for good."""
-    import signal
-
-    prctl = _libc_function("prctl")
-    pr_set_pdeathsig = 1
-    if prctl is None or prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0) != 0:
-        return
-    if os.getppid() == 1:  # the parent was gone before the request: adopted by init
-        os._exit(1)
 
 
 def first_chunk(space: DocSpace, size: int) -> int | tuple[int, int]:
@@ -394,15 +336,7 @@ _ENCODER: Encoder | None = None
 
 def _init_worker(encoder: Encoder) -> None:
     global _ENCODER
-    exit_with_parent()
-    keep_heap()
-    # One BLAS thread: the worker shares the cores with the process that started it (and
-    # `index add` starts one worker a core). With OpenBLAS's default of a thread a core,
-    # dedup's worker kept a second thread busy, a third of it spinning (perf: 3.5% of
-    # dedup's CPU samples).
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1, user_api="blas")
+    init_worker()
     _ENCODER = encoder
 
 

@@ -179,19 +179,6 @@ def new_faiss(
     return index
 
 
-@contextlib.contextmanager
-def single_threaded_faiss() -> Iterator[None]:
-    """FAISS on one OpenMP thread, for a process that keeps a worker process busy beside
-    it (dedup): the threads only contend for the same two cores (measured: 5% of dedup's
-    wall time on 5,000 documents against a 150,000-document store)."""
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(before)
-
-
 class WriterLock:
     """An exclusive flock on the store's lock file, so that two writers never interleave.
     Waits up to `timeout` seconds (0: fail at once), then fails with a clear message."""

@@ -201,7 +201,8 @@ def test_index_thread_runs_faiss_on_one_thread(tmp_path: Path) -> None:
 
     from aligner.dedup import _IndexThread
     from aligner.encoders import load_encoder
-    from aligner.store import ArchiveStore, single_threaded_faiss
+    from aligner.runtime import single_threaded_faiss
+    from aligner.store import ArchiveStore
 
     identity = load_encoder("builtin").identity
     with ArchiveStore.open(tmp_path / "idx", identity, write=True) as store:
