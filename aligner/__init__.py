@@ -32,9 +32,9 @@ from aligner.api import (
     search_index,
 )
 from aligner.encoders import BuiltinEncoder, Encoder
-from aligner.export import write_pairs_tsv, write_parallel_tsv
 from aligner.prepare import prepare_document
 from aligner.types import Link, Sentence
+from aligner.writers import write_pairs_tsv, write_parallel_tsv
 
 __version__ = "0.1.0"
 

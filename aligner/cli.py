@@ -22,15 +22,7 @@ from aligner.dedup import DedupParams
 from aligner.encoders import DEFAULT_MODEL, load_encoder, model_for_identity
 from aligner.encoders.base import describe_identity
 from aligner.errors import EXIT_FAILURE, EXIT_INTERRUPTED, AlignerError, InputError
-from aligner.export import atomic_output, write_pairs_tsv
-from aligner.formats import (
-    FORMATS,
-    filter_links,
-    format_for,
-    moses_pair,
-    moses_paths,
-    write_parallel,
-)
+from aligner.files import atomic_output
 from aligner.langid import UNDETERMINED
 from aligner.match import MatchParams, language_pairs
 from aligner.outputs import PathClash, check_outputs
@@ -39,6 +31,15 @@ from aligner.readers import ReadOptions, read_single_document
 from aligner.report import render_report, review_pairs
 from aligner.types import PreparedDocument
 from aligner.verify import CALIBRATED_MIN_SCORE, UNCALIBRATED_MIN_SCORE, VerifyParams
+from aligner.writers import (
+    FORMATS,
+    filter_links,
+    format_for,
+    moses_pair,
+    moses_paths,
+    write_pairs_tsv,
+    write_parallel,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

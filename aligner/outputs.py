@@ -3,7 +3,7 @@ run, or a path inside an index folder in use.
 
 Without this check `aligner match archive.jsonl -o archive.jsonl` would replace the archive
 with the corpus and exit 0. Paths are compared as the files they are: symbolic links are
-followed (`export.output_target`) and an existing file is known by its device and inode, so
+followed (`files.output_target`) and an existing file is known by its device and inode, so
 that a hard link is caught too. A folder input stands for every `.txt` file below it, as it
 is read. Standard input and output (`-`) never clash, and neither do two outputs that are
 the same character device (`/dev/null` given twice).
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aligner.export import OutputTarget, output_target
+from aligner.files import OutputTarget, output_target
 from aligner.readers import TEXT_SUFFIXES
 
 Key = tuple[object, ...]

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from aligner.embedding import Embedder
-from aligner.formats import strip_xml_illegal
 from aligner.types import DocumentPair, Link, PreparedDocument
+from aligner.writers import strip_xml_illegal
 
 # Languages written right to left (ISO 639 codes as langid and users give them).
 RTL_LANGUAGES = frozenset((

@@ -4,9 +4,9 @@ import pandas as pd
 import pytest
 
 from aligner.errors import AlignerError
-from aligner.export import PARALLEL_COLUMNS, write_pairs_tsv, write_parallel_tsv
 from aligner.prepare import prepare_document
 from aligner.types import Alignment, Document, DocumentPair, Link
+from aligner.writers import PARALLEL_COLUMNS, write_pairs_tsv, write_parallel_tsv
 
 
 def hostile_alignment() -> Alignment:
@@ -63,7 +63,7 @@ def test_failed_write_leaves_the_previous_file_and_no_temporary(tmp_path):
         yield from []
         raise RuntimeError("interrupted")
 
-    from aligner.export import write_tsv
+    from aligner.writers import write_tsv
 
     with pytest.raises(RuntimeError):
         write_tsv(({"a": "1"} for _ in rows()), ("a",), path)

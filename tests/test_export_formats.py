@@ -9,21 +9,23 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from aligner import formats
+from aligner import writers
 from aligner.cli import main
 from aligner.errors import AlignerError
-from aligner.export import PARALLEL_COLUMNS, parallel_rows, write_parallel_tsv
-from aligner.formats import (
+from aligner.types import Alignment, Document, Link, PreparedDocument, Sentence
+from aligner.writers import (
+    PARALLEL_COLUMNS,
     filter_links,
     format_for,
     json_rows,
     moses_paths,
+    parallel_rows,
     write_parallel,
     write_parallel_jsonl,
     write_parallel_moses,
     write_parallel_tmx,
+    write_parallel_tsv,
 )
-from aligner.types import Alignment, Document, Link, PreparedDocument, Sentence
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
@@ -121,8 +123,8 @@ def test_tmx_parses_back_to_the_same_segments(alignments, tmp_path):
         tuvs = tu.findall("tuv")
         assert [t.get(XML_LANG) for t in tuvs] == ["fa", "ar"]
         segs = [t.find("seg").text for t in tuvs]
-        assert segs == [formats.strip_xml_illegal(row["src_text"]),
-                        formats.strip_xml_illegal(row["tgt_text"])]  # fmt: skip
+        assert segs == [writers.strip_xml_illegal(row["src_text"]),
+                        writers.strip_xml_illegal(row["tgt_text"])]  # fmt: skip
     assert units[0].find("tuv/seg").text == FA[0]  # < > survive escaping
     assert '"برنت" &' in units[1].find("tuv/seg").text
     # characters XML 1.0 forbids are gone, the rest of the sentence is kept
@@ -131,8 +133,8 @@ def test_tmx_parses_back_to_the_same_segments(alignments, tmp_path):
 
 
 def test_tmx_strips_nul_and_c0_controls():
-    assert formats.xml_text('a\x00b\x01c\x1fd\te<&>"') == "abcd\te&lt;&amp;&gt;&quot;"
-    assert formats.xml_text("x\ud800y\ufffez\U0001f600") == "xyz\U0001f600"
+    assert writers.xml_text('a\x00b\x01c\x1fd\te<&>"') == "abcd\te&lt;&amp;&gt;&quot;"
+    assert writers.xml_text("x\ud800y\ufffez\U0001f600") == "xyz\U0001f600"
 
 
 def test_moses_files_are_line_aligned_with_ids(alignments, tmp_path):
@@ -158,7 +160,7 @@ def test_moses_is_all_or_nothing(alignments, tmp_path, monkeypatch):
         yield from list(parallel_rows(rows))[:1]
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(formats, "parallel_rows", broken)
+    monkeypatch.setattr(writers, "parallel_rows", broken)
     with pytest.raises(AlignerError, match="nothing was written"):
         write_parallel_moses(alignments, name)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.ids"]  # no temp files left

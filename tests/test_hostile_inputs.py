@@ -31,13 +31,7 @@ from aligner.errors import (
     InputError,
     NotTextError,
 )
-from aligner.export import (
-    PARALLEL_COLUMNS,
-    atomic_output,
-    parallel_rows,
-    write_parallel_tsv,
-    write_tsv,
-)
+from aligner.files import atomic_output
 from aligner.prepare import prepare_document
 from aligner.readers import (
     ReadOptions,
@@ -48,6 +42,7 @@ from aligner.readers import (
 )
 from aligner.segment import split_sentences
 from aligner.types import Document
+from aligner.writers import PARALLEL_COLUMNS, parallel_rows, write_parallel_tsv, write_tsv
 
 FA = (
     "وزیر امور خارجه ایران امروز با همتای روسی خود در مسکو دیدار کرد.\n"
@@ -532,8 +527,8 @@ def test_disk_full_while_writing_keeps_the_previous_output(tmp_path, monkeypatch
         real_fdopen(fd).close()
         return FullDisk(room=3)
 
-    monkeypatch.setattr("aligner.export.os.fdopen", full_fdopen)
-    monkeypatch.setattr("aligner.export.os.fchmod", lambda *a: None)
+    monkeypatch.setattr("aligner.files.os.fdopen", full_fdopen)
+    monkeypatch.setattr("aligner.files.os.fchmod", lambda *a: None)
     result = cli("match", str(seeds_dir), "-m", ENCODER, "-o", str(out))
     line = one_error_line(result, EXIT_FAILURE)
     assert "No space left on device" in line and "nothing was written" in line
@@ -544,7 +539,7 @@ def test_disk_full_while_writing_keeps_the_previous_output(tmp_path, monkeypatch
 def test_disk_full_at_fsync_keeps_the_previous_output(tmp_path, monkeypatch):
     out = tmp_path / "pairs.tsv"
     out.write_text("previous\n")
-    monkeypatch.setattr("aligner.export.os.fsync", disk_full)
+    monkeypatch.setattr("aligner.files.os.fsync", disk_full)
     with pytest.raises(Exception, match="No space left on device"):
         write_tsv([{"a": "1"}], ("a",), out)
     assert out.read_text() == "previous\n" and leftovers(tmp_path) == []

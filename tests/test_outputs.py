@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from aligner import api
 from aligner.cli import main
 from aligner.errors import AlignerError
-from aligner.export import check_output_path, output_target
+from aligner.files import check_output_path, output_target
 
 FA_DOC, AR_DOC = "001_2ad9410abe4922a4", "004_e5f69c90d0bd1dfa"  # the one seed pair
 
@@ -300,7 +300,7 @@ def test_check_output_path_accepts_a_writable_special_file_in_a_read_only_folder
     real_access = os.access
     # as if tmp_path were read-only (root passes every access check)
     monkeypatch.setattr(
-        "aligner.export.os.access",
+        "aligner.files.os.access",
         lambda path, mode: not Path(path).is_dir() and real_access(path, mode),
     )
     assert check_output_path(tmp_path / "fifo") is not None

@@ -1,4 +1,4 @@
-"""Writing results: the parallel corpus and the matched document pairs.
+"""Output files written safely.
 
 A regular output file (or a new one) is written to a temporary file beside it and renamed
 into place, so a failed or interrupted run never leaves a partial file that looks complete.
@@ -19,24 +19,12 @@ import re
 import stat
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from aligner.errors import AlignerError
-from aligner.normalize import clean_for_export
-from aligner.types import Alignment, DocumentPair
-
-PARALLEL_COLUMNS = (
-    "src_doc", "tgt_doc", "src_lang", "tgt_lang", "src_sents", "tgt_sents", "score",
-    "src_text", "tgt_text",
-)  # fmt: skip
-PAIR_COLUMNS = (
-    "src_doc", "tgt_doc", "src_lang", "tgt_lang", "score", "retrieval_score",
-    "src_coverage", "tgt_coverage", "mean_link_score", "links", "src_sentences",
-    "tgt_sentences", "accepted", "reason",
-)  # fmt: skip
 
 # Pseudo file systems: nothing in them is replaced by a rename, everything is written through.
 _PSEUDO_FS = ("/proc", "/sys")
@@ -206,65 +194,3 @@ def atomic_outputs(paths: Sequence[str | Path]) -> Iterator[list[IO[str]]]:
         for temp_name in temps:
             with contextlib.suppress(OSError):
                 os.unlink(temp_name)
-
-
-def parallel_rows(alignments: Iterable[Alignment]) -> Iterator[dict[str, str]]:
-    """One row per aligned segment, texts cleaned so that no row breaks the TSV."""
-    for alignment in alignments:
-        src, tgt = alignment.src, alignment.tgt
-        for link in alignment.links:
-            yield {
-                "src_doc": clean_for_export(src.id),
-                "tgt_doc": clean_for_export(tgt.id),
-                "src_lang": clean_for_export(src.lang),
-                "tgt_lang": clean_for_export(tgt.lang),
-                "src_sents": ",".join(map(str, link.src)),
-                "tgt_sents": ",".join(map(str, link.tgt)),
-                "score": f"{link.score:.4f}",
-                "src_text": clean_for_export(" ".join(src.sentences[i].text for i in link.src)),
-                "tgt_text": clean_for_export(" ".join(tgt.sentences[j].text for j in link.tgt)),
-            }
-
-
-def pair_rows(pairs: Iterable[DocumentPair]) -> Iterator[dict[str, str]]:
-    for pair in pairs:
-        evidence = pair.evidence
-        yield {
-            "src_doc": clean_for_export(pair.src.id),
-            "tgt_doc": clean_for_export(pair.tgt.id),
-            "src_lang": clean_for_export(pair.src.lang),
-            "tgt_lang": clean_for_export(pair.tgt.lang),
-            "score": f"{pair.score:.4f}",
-            "retrieval_score": f"{pair.retrieval_score:.4f}",
-            "src_coverage": f"{evidence['src_coverage']:.4f}",
-            "tgt_coverage": f"{evidence['tgt_coverage']:.4f}",
-            "mean_link_score": f"{evidence['mean_link_score']:.4f}",
-            "links": str(len(pair.alignment.links)),
-            "src_sentences": str(len(pair.src.sentences)),
-            "tgt_sentences": str(len(pair.tgt.sentences)),
-            "accepted": "1" if pair.verdict is None or pair.verdict.accepted else "0",
-            "reason": clean_for_export(pair.verdict.reason if pair.verdict else ""),
-        }
-
-
-def write_tsv(
-    rows: Iterable[dict[str, str]], columns: tuple[str, ...], path: str | Path | None
-) -> int:
-    """Write rows as TSV with a header; no quoting (values never hold tabs or newlines)."""
-    count = 0
-    with atomic_output(path) as handle:
-        handle.write("\t".join(columns) + "\n")
-        for row in rows:
-            # values are already free of tabs and line breaks (clean_for_export), so plain
-            # joining is exact; quoting would make the file harder to read with cut/awk.
-            handle.write("\t".join(row[c] for c in columns) + "\n")
-            count += 1
-    return count
-
-
-def write_parallel_tsv(alignments: Iterable[Alignment], path: str | Path | None) -> int:
-    return write_tsv(parallel_rows(alignments), PARALLEL_COLUMNS, path)
-
-
-def write_pairs_tsv(pairs: Iterable[DocumentPair], path: str | Path | None) -> int:
-    return write_tsv(pair_rows(pairs), PAIR_COLUMNS, path)
