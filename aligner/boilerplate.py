@@ -38,6 +38,14 @@ _JUNK_LINE = re.compile(
 )
 # Only short lines: a sentence of the report may well mention copyright.
 _SHORT_JUNK_LINE = re.compile(r"تمامی حقوق|کلیه حقوق|جمیع الحقوق|all rights reserved|copyright|©")
+# A dateline or desk label on a line of its own ("به گزارش خبرگزاری ایرنا،", "سرویس بین
+# الملل:", "وكالة الأنباء الرسمية -", "متابعات:"): the attribution of the report, with no
+# counterpart in another agency's version of it; inline ("به گزارش ایسنا، روحانی ...") it
+# stays, as part of the first sentence. (Normalised text: the Persian comma is ",".)
+_DATELINE_LINE = re.compile(
+    r"^(به گزارش|به نقل از|سرویس|گروه|خبرگزاری|وکاله|متابعات|خاص|بحسب|نقلا عن|"
+    r"exclusive|special report|reuters|afp)\b[^.!?؟]{0,80}[,:\-–—]\s*$"
+)
 _SENTENCE_END = re.compile(r"[.!?؟…。！？][\"'»”’)\]]*\s*$")
 
 
@@ -76,7 +84,10 @@ def is_junk_line(line: str, norm: str | None = None) -> bool:
     norm = normalize(line) if norm is None else norm
     if _JUNK_LINE.search(norm) or not any(ch.isalnum() for ch in norm):
         return True
-    return len(norm.split()) <= 15 and bool(_SHORT_JUNK_LINE.search(norm))
+    words = len(norm.split())
+    if words <= 8 and _DATELINE_LINE.match(norm):
+        return True
+    return words <= 15 and bool(_SHORT_JUNK_LINE.search(norm))
 
 
 def remove_boilerplate(text: str, detect_title: bool = True) -> CleanedText:

@@ -39,3 +39,15 @@ def test_sentences_are_spans_of_the_original_text(seeds_dir):
         doc = seed(seeds_dir, stem)
         for sentence in doc.sentences:
             assert doc.doc.text[sentence.start : sentence.end] == sentence.text
+
+
+def test_a_dateline_on_a_line_of_its_own_is_furniture() -> None:
+    from aligner.boilerplate import is_junk_line
+
+    for line in ("به گزارش خبرگزاری ایرنا،", "سرویس بین الملل:", "وكالة الأنباء الرسمية -",
+                 "متابعات:", "Reuters -"):  # fmt: skip
+        assert is_junk_line(line), line
+    # inline it opens the report's first sentence; a speaker's colon is the report's
+    for line in ("به گزارش ایسنا، حسن روحانی در تماس تلفنی با پوتین گفت", "او گفت:",
+                 "وقال:", "The president said:", "By the end of the year,"):  # fmt: skip
+        assert not is_junk_line(line), line
