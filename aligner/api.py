@@ -208,6 +208,15 @@ def index_info(folder: str | Path) -> IndexInfo:
         )  # fmt: skip
 
 
+def index_encoder(folder: str | Path) -> str:
+    """The name of the encoder that made the archive index in `folder` (read-only)."""
+    from aligner.encoders import model_for_identity
+    from aligner.store import ArchiveStore
+
+    with ArchiveStore.open(folder) as store:
+        return model_for_identity(store.encoder_identity)
+
+
 @dataclass(frozen=True)
 class SearchHit:
     rank: int
@@ -227,13 +236,9 @@ def search_index(
     """The `k` indexed documents nearest to `query` (embedded as the index embeds its
     documents), in `lang` or every language; `encoder` defaults to the one that made the
     index."""
-    from aligner.encoders import model_for_identity
     from aligner.store import ArchiveStore
 
-    if encoder is None:
-        with ArchiveStore.open(folder) as store:
-            encoder = model_for_identity(store.encoder_identity)
-    model = _as_encoder(encoder)
+    model = _as_encoder(encoder or index_encoder(folder))
     with ArchiveStore.open(folder, model.identity) as store:
         prepared = prepare_document(query, remove_titles=False)
         vector = store.doc_space().embed([prepared], model)
@@ -347,6 +352,7 @@ __all__ = [
     "align_pair",
     "dedup_archive",
     "index_add",
+    "index_encoder",
     "index_info",
     "load_documents",
     "load_encoder",

@@ -19,7 +19,7 @@ import click
 from aligner import api
 from aligner.alignment import AlignParams
 from aligner.dedup import DedupParams
-from aligner.encoders import DEFAULT_MODEL, load_encoder, model_for_identity
+from aligner.encoders import DEFAULT_MODEL, load_encoder
 from aligner.encoders.base import describe_identity
 from aligner.errors import EXIT_FAILURE, EXIT_INTERRUPTED, AlignerError, InputError
 from aligner.files import atomic_output
@@ -970,7 +970,7 @@ def index_search(
     if query_lang:
         doc = replace(doc, lang=query_lang)
     if model == "index":  # the encoder that made the index
-        model = model_for_identity(api.index_info(index_dir).encoder_identity)
+        model = api.index_encoder(index_dir)
     encoder = load_encoder(model, device=device, batch_size=batch_size)
     hits = api.search_index(index_dir, doc, k, lang, encoder)
     click.echo("rank\tdoc_id\tlang\tscore\ttitle")

@@ -96,6 +96,10 @@ _SKETCHES = 50_000  # documents' sentence sketches kept (about 10 KB each)
 # news document of ten sentences has one by chance; at z > 3 few do (see DedupParams).
 SCREEN_Z = 3.0
 _LEARN_DOCS = 100  # documents of a language the screens' backgrounds are learnt from
+# A translation's probability by default: deep in an archive every report meets
+# other-language reports on its topic that share chance links, which the calibration
+# (fitted on `match`'s candidates) overrates; docs/archive.md has the measurement.
+ARCHIVE_TRANSLATION_SCORE = 0.9
 
 
 @dataclass(frozen=True)
@@ -169,19 +173,11 @@ class DedupParams:
     index_in_background: bool = True
 
     def min_score(self, same: bool, calibrated: bool) -> float | None:
-        """The probability a pair needs (None: the verdict's own threshold). Across
-        languages, deep in an archive, every report has other-language reports on its
-        topic that share a line of agency furniture and a few chance links; the
-        calibration, fitted on `match`'s candidates, gives such pairs 0.5-0.98 (54 on the
-        20,000-document benchmark archive at 0.5, 7 at 0.9, for 63 true translations
-        fewer: docs/archive.md)."""
+        """The probability a pair needs (None: the verdict's own threshold)."""
         given = self.duplicate_score if same else self.translation_score
         if given is None and not same and calibrated:
             return ARCHIVE_TRANSLATION_SCORE
         return given
-
-
-ARCHIVE_TRANSLATION_SCORE = 0.9
 
 
 @dataclass(frozen=True)
@@ -272,9 +268,9 @@ class _Verifier:
         self.centers = centers
         self.params = params
         self.additive = encoder.additive
-        # any other encoder encodes what the verdict needs through an Embedder (each text
-        # once, and only the windows worth encoding)
-        self.embedder = None if self.additive else Embedder(encoder, self.stats)
+        # centres as the verdict's; a costly encoder also encodes what the verdict needs
+        # through it (each text once, and only the windows worth encoding)
+        self.embedder = Embedder(encoder, self.stats)
         self.calibrated = self.stats is not None and self.stats.pair_calibration is not None
         self.cache_bytes = cache_bytes
         self.backgrounds: dict[tuple[str, str], Background] = {}
@@ -328,7 +324,7 @@ class _Verifier:
         side = self._sides.pop(key, None)
         if side is None:
             value = self._cached_value(key)
-            center = self.centre(doc.lang)
+            center = self.embedder.centre(doc.lang)
             if self.additive:
                 if value is None:
                     self.prime([doc])
@@ -350,13 +346,9 @@ class _Verifier:
             self._sides.popitem(last=False)
         return side
 
-    def centre(self, lang: str) -> np.ndarray | None:
-        """The fitted centre of a language, as the verdict centres it (None: unfitted)."""
-        return self.stats.centre(lang) if self.stats is not None else None
-
     def sentences(self, doc: PreparedDocument) -> np.ndarray:
         """Centred sentence vectors (the one-sentence windows)."""
-        if self.embedder is not None:
+        if not self.additive:
             return self.embedder.sentences(doc)
         side = self._sides.get(_key(doc))
         if side is not None:
@@ -369,7 +361,9 @@ class _Verifier:
                 self.prime([doc])
                 value = self._cached_value(key)
             assert isinstance(value, np.ndarray)
-            vectors = recenter(l2_normalize(_float32(value), inplace=True), self.centre(doc.lang))
+            vectors = recenter(
+                l2_normalize(_float32(value), inplace=True), self.embedder.centre(doc.lang)
+            )
         self._single[key] = vectors  # most recently used last
         if len(self._single) > _SENTENCE_VECTORS:
             self._single.popitem(last=False)
@@ -420,12 +414,11 @@ class _Verifier:
         texts = {lang: [t for d in ds for t in d.texts()][:2000] for lang, ds in by_lang.items()}
         self.centers.update(language_centers(texts, self.encoder, self.centers))
         langs = sorted(by_lang)
-        # The screens' backgrounds come from the archive where that is cheap (an additive
-        # encoder's windows are sums of cached features), as the screens' thresholds were
-        # chosen with them: with the fitted ones, 20% more pairs reached the verdict on the
-        # benchmark archive. Otherwise the verdict's fitted ones.
-        # A sample of a few documents is mostly the pairs to be judged: below
-        # `_LEARN_DOCS` documents of a language the fitted ones serve.
+        # Learnt from the archive where that is cheap (an additive encoder's windows are
+        # sums of cached features), as the screens' thresholds were chosen that way (with
+        # the fitted ones a quarter more pairs reached the verdict: docs/archive.md); the
+        # fitted ones for a costly encoder, and below `_LEARN_DOCS` documents of a
+        # language, where the sample would be mostly the pairs to be judged.
         learn = self.additive or self.stats is None
         for i, a in enumerate(langs):
             for b in langs[i:]:
@@ -528,7 +521,7 @@ class _Verifier:
         if not a.sentences or not b.sentences:
             return 0.0
         params = VerifyParams(min_score=min_score)
-        if self.embedder is None:  # an additive encoder: the windows from cached features
+        if self.additive:  # the windows from cached features
             sides = self.side(a), self.side(b)
             pair = verdict_of_sides(a, b, *sides, self.stats, self.params, params)
         else:
@@ -849,7 +842,7 @@ def _decide_chunk(
                 cluster = other.cluster_id or other.id
                 choice = Assignment(p.item.doc.id, cluster, lang, DUPLICATE, 1.0, other.id)
         elif k in plans:
-            choice = _choose(p, plans[k], next(scores), pending, decided, params)
+            choice = _choose(p, plans[k], next(scores), pending, decided)
         if choice is None:
             choice = Assignment(p.item.doc.id, p.item.doc.id, lang, CANONICAL, 1.0, "")
         decided[p.position] = choice
@@ -915,7 +908,6 @@ def _choose(
     scores: list[float],
     pending: list[_Pending],
     decided: list[Assignment | None],
-    params: DedupParams,
 ) -> Assignment | None:
     """The best accepted candidate (scored above 0): a same-language near copy first, then
     a translation."""
