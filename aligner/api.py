@@ -15,12 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import numpy as np
-
 from aligner.alignment import AlignParams
 from aligner.embedding import Embedder
 from aligner.encoders import Encoder, default_model, load_encoder
-from aligner.index import DocumentIndex, IndexError_, content_hash
+from aligner.errors import IndexError_
 from aligner.langid import language_script
 from aligner.match import MatchParams, language_pairs, match_documents
 from aligner.prepare import prepare_document, prepare_documents
@@ -80,16 +78,16 @@ def match(
     align_params: AlignParams | None = None,
 ) -> MatchResult:
     """Match documents across languages and align every matched pair sentence by sentence.
-    With `index`, the document vectors are also saved to (or added to) that index folder."""
+    With `index`, the documents are also added to the archive index in that folder (the
+    one `index_add`, `search_index` and `dedup_archive` use; created if there is none)."""
+    from aligner.store import check_folder
+
     model = _as_encoder(encoder)
     prepared = _as_prepared(docs)
     warn_script_gaps(model, prepared, language_pairs(prepared, src_lang, tgt_lang))
     align_params = align_params or AlignParams()
-    existing = None
-    if index is not None and Path(index).exists():
-        # Refuse a mismatched index before any work is done.
-        existing = DocumentIndex.load(index)
-        existing.check_encoder(model.identity, where=str(index))
+    if index is not None:
+        check_folder(index, model.identity)  # a mismatched index refused before any work
     check_embedding_memory([len(d.sentences) for d in prepared], model.dim, align_params.max_group)
     embedder = Embedder.for_encoder(model)
     with_text = [d for d in prepared if d.sentences]
@@ -98,7 +96,10 @@ def match(
         prepared, embedder, src_lang, tgt_lang, params, align_params, doc_vectors=vectors
     )
     if index is not None:
-        save_to_index(prepared, vectors, model, index, existing)
+        from aligner.ingest import add_prepared
+
+        with open_archive(index, model, ArchiveOptions()) as store:
+            add_prepared(prepared, store, model, embedder.encode)
     return MatchResult(prepared, outcome.pairs, outcome.rejected, embedder)
 
 
@@ -124,29 +125,6 @@ def warn_script_gaps(
             )
             STRICT.warn(given[-1])
     return given
-
-
-def save_to_index(
-    docs: Sequence[PreparedDocument],
-    doc_vectors: dict[str, np.ndarray],
-    encoder: Encoder,
-    folder: str | Path,
-    existing: DocumentIndex | None = None,
-) -> dict[str, int]:
-    index = existing or DocumentIndex(encoder.identity, encoder.dim)
-    zero = np.zeros(encoder.dim, dtype=np.float32)
-    counts = index.add(
-        [d.id for d in docs],
-        [d.lang for d in docs],
-        np.stack([doc_vectors.get(d.id, zero) for d in docs])
-        if docs
-        else np.zeros((0, encoder.dim)),
-        [content_hash(d.doc.text) for d in docs],
-        [d.doc.title for d in docs],
-        [len(d.sentences) for d in docs],
-    )
-    index.save(folder)
-    return counts
 
 
 @single_threaded_blas()
@@ -339,7 +317,6 @@ __all__ = [
     "Alignment",
     "ArchiveOptions",
     "Document",
-    "DocumentIndex",
     "DocumentPair",
     "IndexError_",
     "IndexInfo",

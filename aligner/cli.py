@@ -428,8 +428,9 @@ def main(debug: bool) -> None:
     "--index",
     "index_dir",
     default=None,
-    help="Save document vectors to this index folder (e.g. indexes/news); an "
-    "existing index must have been made with the same encoder.",
+    help="Also add the documents to this index folder (e.g. indexes/news: the index that "
+    "`index add`, `index search` and `dedup --index` use); an existing index must have been "
+    "made with the same encoder.",
 )
 @matching_options
 @output_options

@@ -22,7 +22,7 @@ A document vector is the mean of its sentence vectors centred on their language 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -77,20 +77,28 @@ class DocSpace:
         encoder: Encoder,
         features_out: list[np.ndarray] | None = None,
         sketches_out: list[np.ndarray | None] | None = None,
+        encode: Callable[[Sequence[str]], np.ndarray] | None = None,
     ) -> np.ndarray:
         """Document vectors of `docs`. With `features_out` (and the builtin encoder at full
         dimension, as "pca" uses it), each document's raw sentence features are appended
         to it, float16: dedup verification reuses them instead of encoding again. With
         `sketches_out`, each document's sentence sketches (see `sentence_sketches`), or
-        None where the space has no sketch projection."""
+        None where the space has no sketch projection. `encode` gives the unit vectors of
+        sentences at the encoder's own dimension (a run's `Embedder.encode`, which has
+        them already) in place of encoding them again."""
         if not self.kind:
             wants_pca = self.dim < encoder.dim  # (only an encoder that folds: doc_dim_for)
             self.kind = "pca" if wants_pca and len(docs) >= 2 * self.dim else "hash"
         if self.kind == "hash":
             if sketches_out is not None:
                 sketches_out.extend([None] * len(docs))
-            return embed_documents(docs, document_encoder(encoder, self.dim), self.centers)
-        matrix, counts = centred_sentences(docs, encoder, self.sentence_centers, features_out)
+            folded = document_encoder(encoder, self.dim)
+            return embed_documents(
+                docs, folded, self.centers, encode=encode if folded is encoder else None
+            )
+        matrix, counts = centred_sentences(
+            docs, encoder, self.sentence_centers, features_out, encode
+        )
         full = mean_of_documents(matrix, counts)
         if self.projection is None:
             self.projection = fit_projection(full, self.dim)
@@ -168,13 +176,14 @@ def embed_documents(
     encoder: Encoder,
     centers: dict[str, np.ndarray],
     features_out: list[np.ndarray] | None = None,
+    encode: Callable[[Sequence[str]], np.ndarray] | None = None,
 ) -> np.ndarray:
     """Document vectors (len(docs), encoder.dim): the mean of the centred sentence vectors,
     renormalised. A language without a centre in `centers` gets one from these documents
     (added to `centers`: the caller stores it, so that later vectors stay comparable).
     Documents without sentences get a zero vector. See `DocSpace.embed` for
-    `features_out`."""
-    vectors, counts = centred_sentences(docs, encoder, centers, features_out)
+    `features_out` and `encode`."""
+    vectors, counts = centred_sentences(docs, encoder, centers, features_out, encode)
     return mean_of_documents(vectors, counts)
 
 
@@ -183,6 +192,7 @@ def centred_sentences(
     encoder: Encoder,
     centers: dict[str, np.ndarray],
     features_out: list[np.ndarray] | None = None,
+    encode: Callable[[Sequence[str]], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The centred sentence vectors of all `docs`, one matrix in document order, and the
     number of rows of each document (see `embed_documents`)."""
@@ -195,6 +205,8 @@ def centred_sentences(
         offsets = np.concatenate([[0], np.cumsum(counts)])
         features_out.extend(half[offsets[i] : offsets[i + 1]] for i in range(len(docs)))
         vectors = l2_normalize(features, inplace=True)
+    elif encode is not None and texts:
+        vectors = np.array(encode(texts), dtype=np.float32)  # a copy: centred in place below
     else:
         vectors = encode_sentences(texts, encoder)
     langs = [d.lang for d in docs]

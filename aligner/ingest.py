@@ -14,7 +14,7 @@ import hashlib
 import itertools
 import os
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,6 @@ import numpy as np
 from aligner.docvec import FIT_DOCS, DocSpace
 from aligner.encoders.base import Encoder
 from aligner.errors import InputError
-from aligner.index import content_hash
 from aligner.prepare import prepare_document
 from aligner.progress import Progress
 from aligner.readers import input_size, stream_documents
@@ -60,6 +59,11 @@ class IngestStats:
     unchanged: int = 0
     seconds: float = 0.0
     languages: dict[str, int] = field(default_factory=dict)
+
+
+def content_hash(text: str) -> str:
+    """Hash of a document's text as given: equal text, nothing to redo."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def body_hash(doc: PreparedDocument) -> str:
@@ -203,12 +207,23 @@ def lookup_chunk(
 def prepare_batch(
     docs: Sequence[Document], space: DocSpace, encoder: Encoder, keep_features: bool
 ) -> PreparedBatch:
-    prepared = [prepare_document(doc) for doc in docs]
+    return embed_batch([prepare_document(doc) for doc in docs], space, encoder, keep_features)
+
+
+def embed_batch(
+    prepared: Sequence[PreparedDocument],
+    space: DocSpace,
+    encoder: Encoder,
+    keep_features: bool = False,
+    encode: Callable[[Sequence[str]], np.ndarray] | None = None,
+) -> PreparedBatch:
+    """The embedding half of `prepare_batch`, for documents already prepared (`encode`: see
+    `DocSpace.embed`)."""
     hashes = [body_hash(p) for p in prepared]
     features: list[np.ndarray] | None = [] if keep_features else None
     sketches: list[np.ndarray | None] = []
-    vectors = space.embed(prepared, encoder, features, sketches) if prepared else None
-    return PreparedBatch(prepared, hashes, vectors, features or None, sketches, space)
+    vectors = space.embed(prepared, encoder, features, sketches, encode) if prepared else None
+    return PreparedBatch(list(prepared), hashes, vectors, features or None, sketches, space)
 
 
 def fill_items(items: list[ChunkItem], batch: PreparedBatch) -> list[ChunkItem]:
@@ -361,6 +376,32 @@ def stored_document(item: ChunkItem, **assignment: object) -> StoredDocument:
         sketch=item.sketch,
         **assignment,  # type: ignore[arg-type]
     )
+
+
+def add_prepared(
+    docs: Sequence[PreparedDocument],
+    store: ArchiveStore,
+    encoder: Encoder,
+    encode: Callable[[Sequence[str]], np.ndarray] | None = None,
+) -> IngestStats:
+    """Add documents already prepared (`aligner match --index`) to the store in one
+    transaction, as `add_documents` adds what it reads; `encode` gives sentence vectors
+    the caller already has (see `DocSpace.embed`)."""
+    stats = IngestStats(documents=len(docs))
+    space = store.doc_space()
+    run = new_run_id()
+    items = lookup_chunk([(d.doc, None) for d in docs], store, run)
+    changed = {item.doc.id for item in items if item.changed}
+    batch = embed_batch([d for d in docs if d.id in changed], space, encoder, encode=encode)
+    counts = store.commit(
+        [stored_document(i, run=run) for i in fill_items(items, batch) if i.changed],
+        space=space,
+    )
+    store.save_caches()
+    stats.added, stats.updated = counts["added"], counts["updated"]
+    stats.unchanged = len(docs) - stats.added - stats.updated
+    stats.languages = store.languages()
+    return stats
 
 
 def add_documents(

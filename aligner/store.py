@@ -23,11 +23,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import re
 import sqlite3
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -38,10 +40,13 @@ import numpy as np
 
 from aligner.docvec import SKETCH_DIM, DocSpace
 from aligner.encoders.base import describe_identity
-from aligner.errors import IndexError_
+from aligner.errors import AlignerError, IndexError_
 
 FORMAT = "aligner-archive"
 FORMAT_VERSION = 1
+# what `aligner match --index` wrote before this store was the only one (documents' vectors
+# without their sentences: nothing to convert from)
+_OLD_FORMAT = "aligner-index"
 MANIFEST = "manifest.json"
 DATABASE = "store.sqlite"
 LOCK = "lock"
@@ -179,6 +184,31 @@ def new_faiss(
     return index
 
 
+def check_folder(folder: str | Path, encoder_identity: dict[str, Any]) -> None:
+    """Refuse, before any work, a folder that a writer with this encoder could not use: a
+    store of another encoder or format, a damaged one, or a folder with other things in."""
+    folder = Path(folder)
+    if (folder / MANIFEST).exists():
+        ArchiveStore.open(folder, encoder_identity).close()
+    elif folder.is_dir():
+        _refuse_foreign(folder)
+    elif folder.exists():
+        raise IndexError_(f"{folder}: not a folder")
+
+
+def _refuse_foreign(folder: Path) -> None:
+    unexpected = [
+        p.name
+        for p in folder.iterdir()
+        if p.name not in (LOCK, DATABASE) and not p.name.startswith(".")
+    ]
+    if unexpected:
+        raise IndexError_(
+            f"{folder}: not an aligner index and not empty ({', '.join(sorted(unexpected)[:3])}"
+            "); choose another folder"
+        )
+
+
 class WriterLock:
     """An exclusive flock on the store's lock file, so that two writers never interleave.
     Waits up to `timeout` seconds (0: fail at once), then fails with a clear message."""
@@ -246,6 +276,7 @@ class ArchiveStore:
             ef_construction=int(manifest.get("ef_construction", StoreConfig.ef_construction)),
         )
         self.lock: WriterLock | None = None
+        self._checksummed = _checksummed_tables(db)
         self._faiss: dict[str, faiss.Index] = {}
         self._factory: dict[str, str] = {}
         self._dirty: set[str] = set()
@@ -292,6 +323,7 @@ class ArchiveStore:
                     "CHECK (id = 1), kind TEXT NOT NULL, matrix BLOB)"
                 )
                 db.executescript(_SKETCH_TABLES + _LANG_INDEX)
+                _add_checksum_columns(db)
                 db.commit()
             store = cls(folder, db, manifest, write)
             store.lock = lock
@@ -304,6 +336,10 @@ class ArchiveStore:
                             store._dirty.add(lang)
                 store._cleanup_files()
             return store
+        except sqlite3.DatabaseError as exc:
+            if lock:
+                lock.release()
+            raise damaged(folder, exc) from exc
         except BaseException:
             if lock:
                 lock.release()
@@ -319,8 +355,10 @@ class ArchiveStore:
     def __enter__(self) -> ArchiveStore:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
         self.close()
+        if isinstance(error, sqlite3.DatabaseError):
+            raise damaged(self.folder, error) from error
 
     # -- reading ---------------------------------------------------------------------------
     @property
@@ -348,11 +386,10 @@ class ArchiveStore:
     def centers(self, kind: str = "doc") -> dict[str, np.ndarray]:
         """Language centres: of the document encoder ("doc") or of the sentence encoder
         used for verification ("sentence")."""
+        query = f"SELECT lang, vector, {self._crc_of('centers')} FROM centers WHERE kind = ?"
         return {
-            lang: np.frombuffer(blob, dtype=np.float32).copy()
-            for lang, blob in self.db.execute(
-                "SELECT lang, vector FROM centers WHERE kind = ?", (kind,)
-            )
+            lang: np.frombuffer(self._checked(f"centre {lang}", blob, crc), np.float32).copy()
+            for lang, blob, crc in self.db.execute(query, (kind,))
         }
 
     def doc_space(self) -> DocSpace:
@@ -362,9 +399,12 @@ class ArchiveStore:
             self.dim, centers=self.centers(), sentence_centers=self.centers("sentence")
         )
         try:
-            row = self.db.execute("SELECT kind, matrix FROM projection").fetchone()
+            query = f"SELECT kind, matrix, {self._crc_of('projection')} FROM projection"
+            row = self.db.execute(query).fetchone()
         except sqlite3.OperationalError:  # no such table
             row = None
+        if row is not None and row[1] is not None:
+            self._checked("projection", row[1], row[2])
         if row is not None:
             space.kind = row[0]
             if row[1] is not None:
@@ -378,9 +418,11 @@ class ArchiveStore:
 
     def _sketch_row(self) -> tuple[bytes] | None:
         try:
-            return self.db.execute("SELECT matrix FROM sketch_projection").fetchone()
+            query = f"SELECT matrix, {self._crc_of('sketch_projection')} FROM sketch_projection"
+            row = self.db.execute(query).fetchone()
         except sqlite3.OperationalError:  # an older store opened read-only
             return None
+        return None if row is None else (self._checked("sketch projection", *row),)
 
     def sketches(self, rows: Sequence[int]) -> dict[int, np.ndarray]:
         """Stored sentence sketches (float16, one row per sentence) of the rows that have
@@ -389,11 +431,11 @@ class ArchiveStore:
         try:
             for part in _chunks(list(rows)):
                 marks = ",".join("?" * len(part))
-                query = f"SELECT row, sketch FROM sketches WHERE row IN ({marks})"
-                out.update(
-                    (row, np.frombuffer(blob, np.float16).reshape(-1, SKETCH_DIM))
-                    for row, blob in self.db.execute(query, part)
-                )
+                column = self._crc_of("sketches")
+                query = f"SELECT row, sketch, {column} FROM sketches WHERE row IN ({marks})"
+                for row, blob, crc in self.db.execute(query, part):
+                    data = self._checked(row, blob, crc)
+                    out[row] = np.frombuffer(data, np.float16).reshape(-1, SKETCH_DIM)
         except sqlite3.OperationalError:  # an older store opened read-only
             return {}
         return out
@@ -444,17 +486,24 @@ class ArchiveStore:
         out: dict[int, list[str]] = {}
         for part in _chunks(list(rows)):
             marks = ",".join("?" * len(part))
-            query = f"SELECT row, texts FROM sentences WHERE row IN ({marks})"
-            out.update((row, json.loads(texts)) for row, texts in self.db.execute(query, part))
+            column = self._crc_of("sentences")
+            query = f"SELECT row, texts, {column} FROM sentences WHERE row IN ({marks})"
+            out.update(
+                (row, json.loads(self._checked(row, texts.encode("utf-8", "surrogatepass"), crc)))
+                for row, texts, crc in self.db.execute(query, part)
+            )
         return out
 
     def vectors_for(self, rows: Sequence[int]) -> dict[int, np.ndarray]:
         out: dict[int, np.ndarray] = {}
         for part in _chunks(list(rows)):
             marks = ",".join("?" * len(part))
-            query = f"SELECT row, vector FROM vectors WHERE row IN ({marks})"
+            query = (
+                f"SELECT row, vector, {self._crc_of('vectors')} FROM vectors WHERE row IN ({marks})"
+            )
             out.update(
-                (r, np.frombuffer(b, dtype=np.float32)) for r, b in self.db.execute(query, part)
+                (r, np.frombuffer(self._checked(r, b, crc), dtype=np.float32))
+                for r, b, crc in self.db.execute(query, part)
             )
         return out
 
@@ -481,9 +530,10 @@ class ArchiveStore:
     def vectors_of(self, lang: str) -> tuple[np.ndarray, np.ndarray]:
         """All stored (rows, vectors) of one language, for exact search and training."""
         rows, blobs = [], []
-        for row, blob in self.db.execute("SELECT row, vector FROM vectors WHERE lang = ?", (lang,)):
+        query = f"SELECT row, vector, {self._crc_of('vectors')} FROM vectors WHERE lang = ?"
+        for row, blob, crc in self.db.execute(query, (lang,)):
             rows.append(row)
-            blobs.append(blob)
+            blobs.append(self._checked(row, blob, crc))
         matrix = (
             np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(-1, self.dim)
             if blobs
@@ -542,16 +592,21 @@ class ArchiveStore:
             self.db.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(gen),))
             if record_space and space is not None:
                 matrix = None if space.projection is None else space.projection.tobytes()
-                self.db.execute("INSERT INTO projection VALUES (1, ?, ?)", (space.kind, matrix))
-            if record_sketch and space is not None and space.sketch is not None:
                 self.db.execute(
-                    "INSERT INTO sketch_projection VALUES (1, ?)",
-                    (np.ascontiguousarray(space.sketch, np.float32).tobytes(),),
+                    "INSERT INTO projection (id, kind, matrix, crc) VALUES (1, ?, ?, ?)",
+                    (space.kind, matrix, None if matrix is None else _crc(matrix)),
+                )
+            if record_sketch and space is not None and space.sketch is not None:
+                blob = np.ascontiguousarray(space.sketch, np.float32).tobytes()
+                self.db.execute(
+                    "INSERT INTO sketch_projection (id, matrix, crc) VALUES (1, ?, ?)",
+                    (blob, _crc(blob)),
                 )
             for lang, kind, vector in new_centers:
+                blob = np.asarray(vector, np.float32).tobytes()
                 self.db.execute(
-                    "INSERT INTO centers VALUES (?, ?, ?)",
-                    (lang, kind, np.asarray(vector, np.float32).tobytes()),
+                    "INSERT INTO centers (lang, kind, vector, crc) VALUES (?, ?, ?, ?)",
+                    (lang, kind, blob, _crc(blob)),
                 )
             for row, cluster_id, role, score, matched, run in assignments:
                 self.db.execute(
@@ -588,16 +643,22 @@ class ArchiveStore:
                 vector = np.ascontiguousarray(doc.vector, dtype=np.float32)
                 if vector.shape != (self.dim,):
                     raise IndexError_(f"vector of shape {vector.shape} for dimension {self.dim}")
+                texts = json.dumps(list(doc.sentences), ensure_ascii=False)
                 self.db.execute(
-                    "INSERT INTO sentences VALUES (?, ?)",
-                    (row, json.dumps(list(doc.sentences), ensure_ascii=False)),
+                    "INSERT INTO sentences (row, texts, crc) VALUES (?, ?, ?)",
+                    (row, texts, _crc(texts.encode("utf-8", "surrogatepass"))),
                 )
+                blob = vector.tobytes()
                 self.db.execute(
-                    "INSERT INTO vectors VALUES (?, ?, ?)", (row, doc.lang, vector.tobytes())
+                    "INSERT INTO vectors (row, lang, vector, crc) VALUES (?, ?, ?, ?)",
+                    (row, doc.lang, blob, _crc(blob)),
                 )
                 if doc.sketch is not None:
-                    sketch = np.ascontiguousarray(doc.sketch, dtype=np.float16)
-                    self.db.execute("INSERT INTO sketches VALUES (?, ?)", (row, sketch.tobytes()))
+                    blob = np.ascontiguousarray(doc.sketch, dtype=np.float16).tobytes()
+                    self.db.execute(
+                        "INSERT INTO sketches (row, sketch, crc) VALUES (?, ?, ?)",
+                        (row, blob, _crc(blob)),
+                    )
                 added.setdefault(doc.lang, []).append((row, vector))
         if defer_index:
             self._deferred.append((added, removed))
@@ -694,7 +755,12 @@ class ArchiveStore:
             faiss.write_index(self._faiss[lang], str(temp))
             _fsync_file(temp)
             os.replace(temp, self.folder / name)
-            caches[lang] = {"file": name, "generation": gen, "factory": self._factory[lang]}
+            caches[lang] = {
+                "file": name,
+                "generation": gen,
+                "factory": self._factory[lang],
+                **file_checksum(self.folder / name),
+            }
         for lang in list(caches):
             if lang not in self._faiss:
                 del caches[lang]
@@ -767,7 +833,7 @@ class ArchiveStore:
         for lang in sorted(set(langs) | set(caches)):
             entry = caches.get(lang)
             index = None
-            if entry and int(entry["generation"]) <= gen:
+            if entry and int(entry["generation"]) <= gen and _cache_intact(self.folder, entry):
                 with contextlib.suppress(RuntimeError, OSError):
                     index = faiss.read_index(str(self.folder / entry["file"]))
             if index is None or index.d != self.dim:
@@ -786,11 +852,14 @@ class ArchiveStore:
                     "SELECT row FROM removed WHERE lang = ? AND gen > ?", (lang, since)
                 )
             ]
-            new = self.db.execute(
-                "SELECT v.row, v.vector FROM vectors v JOIN documents d ON d.row = v.row "
-                "WHERE d.lang = ? AND d.gen > ?",
-                (lang, since),
-            ).fetchall()
+            new = [
+                (row, self._checked(row, blob, crc))
+                for row, blob, crc in self.db.execute(
+                    f"SELECT v.row, v.vector, {self._crc_of('vectors', 'v.')} FROM vectors v "
+                    "JOIN documents d ON d.row = v.row WHERE d.lang = ? AND d.gen > ?",
+                    (lang, since),
+                )
+            ]
             try:
                 if gone and not self._remove(lang, gone):
                     continue
@@ -811,6 +880,20 @@ class ArchiveStore:
                 with contextlib.suppress(OSError):
                     path.unlink()
 
+    def _crc_of(self, table: str, prefix: str = "") -> str:
+        """The column of a table's checksums, or NULL in a store that predates them."""
+        return f"{prefix}crc" if table in self._checksummed else "NULL"
+
+    def _checked(self, what: int | str, data: bytes, crc: int | None) -> bytes:
+        """`data` of a row (a row number, or what else it is), unless it no longer matches
+        the checksum stored with it."""
+        if crc is not None and _crc(data) != crc:
+            where = f"row {what}" if isinstance(what, int) else str(what)
+            raise IndexError_(
+                f"{self.folder}: damaged index ({where} in {DATABASE} does not match its checksum)"
+            )
+        return data
+
     def _select_in(self, column: str, values: Sequence[Any]) -> list[DocumentRow]:
         out: list[DocumentRow] = []
         for part in _chunks(list(values)):
@@ -818,6 +901,52 @@ class ArchiveStore:
             query = f"SELECT {_ROW_COLUMNS} FROM documents WHERE {column} IN ({marks})"
             out.extend(DocumentRow(*r) for r in self.db.execute(query, part))
         return out
+
+
+def _crc(data: bytes) -> int:
+    return zlib.crc32(data)
+
+
+def _add_checksum_columns(db: sqlite3.Connection) -> None:
+    """Every stored vector, sentence list and sketch carries a CRC-32 of its bytes, checked
+    whenever it is read: SQLite notices a broken page, not changed bytes inside a record.
+    Rows written before the column existed keep NULL (unchecked)."""
+    for table in _CHECKSUMMED:
+        if table not in _checksummed_tables(db):
+            db.execute(f"ALTER TABLE {table} ADD COLUMN crc INTEGER")
+
+
+_CHECKSUMMED = ("sentences", "vectors", "sketches", "centers", "projection", "sketch_projection")
+
+
+def _checksummed_tables(db: sqlite3.Connection) -> set[str]:
+    return {
+        table
+        for table in _CHECKSUMMED
+        if any(column[1] == "crc" for column in db.execute(f"PRAGMA table_info({table})"))
+    }
+
+
+def file_checksum(path: Path) -> dict[str, Any]:
+    """Size and SHA-256 of a file, as the manifest records them."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def _cache_intact(folder: Path, entry: dict[str, Any]) -> bool:
+    """Whether a FAISS cache file is the one its manifest entry describes. One that is not
+    (cut short, overwritten, swapped in; or from a store that predates the checksums) is
+    rebuilt from SQLite instead of being searched."""
+    path = folder / str(entry.get("file"))
+    if Path(str(entry.get("file"))).name != entry.get("file") or not path.is_file():
+        return False
+    if "sha256" not in entry:
+        return path.stat().st_size > 0  # written before checksums were recorded
+    return bool(path.stat().st_size == entry.get("bytes") and file_checksum(path) == {
+        "bytes": entry.get("bytes"), "sha256": entry.get("sha256")})  # fmt: skip
 
 
 def _worth_rebuild(current: str, wanted: str) -> bool:
@@ -851,6 +980,23 @@ def _chunks(values: list[Any], size: int = _SQL_CHUNK) -> Iterator[list[Any]]:
         yield values[start : start + size]
 
 
+def damaged(folder: Path, error: sqlite3.DatabaseError) -> AlignerError:
+    """What a user is told of an SQLite failure: a damaged store (exit 3), or, where SQLite
+    could not get at it (locked for longer than its timeout, a full disk), that."""
+    text = str(error)
+    if isinstance(error, sqlite3.OperationalError) and any(
+        word in text for word in ("locked", "disk", "unable to open", "readonly")
+    ):
+        return AlignerError(f"{folder / DATABASE}: {text}")
+    return IndexError_(f"{folder}: damaged index ({DATABASE}: {text})")
+
+
+# Stores up to this size are checked whole on opening (SQLite's quick_check: every page
+# and B-tree, 0.1 s for 20 MiB here); larger ones only as they are read, since the check of
+# a store of several GB would take longer than most commands.
+QUICK_CHECK_BYTES = 64 << 20
+
+
 def _connect(path: Path, write: bool) -> sqlite3.Connection:
     if not path.is_file():
         raise IndexError_(f"{path.parent}: damaged index (no {path.name})")
@@ -864,6 +1010,11 @@ def _connect(path: Path, write: bool) -> sqlite3.Connection:
     # 64 MiB of pages rather than SQLite's 2 MiB: dedup looks up rows and hashes all over
     # a store of several GB (B-tree pages read again through the OS for every lookup)
     db.execute("PRAGMA cache_size = -65536")
+    if path.stat().st_size <= QUICK_CHECK_BYTES:
+        problems = [row[0] for row in db.execute("PRAGMA quick_check(3)")]
+        if problems != ["ok"]:
+            db.close()
+            raise sqlite3.DatabaseError("; ".join(map(str, problems)))
     return db
 
 
@@ -872,21 +1023,13 @@ def _create(folder: Path, identity: dict[str, Any] | None, config: StoreConfig) 
     without one is not a store yet, and is initialised again by the next writer."""
     if identity is None:
         raise IndexError_(f"{folder}: no index here")
-    unexpected = [
-        p.name
-        for p in folder.iterdir()
-        if p.name not in (LOCK, DATABASE) and not p.name.startswith(".")
-    ]
-    if unexpected:
-        raise IndexError_(
-            f"{folder}: not an aligner index and not empty ({', '.join(sorted(unexpected)[:3])}"
-            "); choose another folder"
-        )
+    _refuse_foreign(folder)
     with contextlib.suppress(FileNotFoundError):
         (folder / DATABASE).unlink()  # an interrupted creation: start over
     db = sqlite3.connect(folder / DATABASE)
     try:
         db.executescript(_SCHEMA + _SKETCH_TABLES + _LANG_INDEX)
+        _add_checksum_columns(db)
         db.execute("INSERT INTO meta VALUES ('generation', '0')")
         db.commit()
     finally:
@@ -920,13 +1063,29 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
         raise IndexError_(f"{folder}: damaged index ({MANIFEST} unreadable: {exc})") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         other = manifest.get("format") if isinstance(manifest, dict) else None
-        hint = " (made by `aligner match --index`; use a new folder)" if other else ""
-        raise IndexError_(f"{folder}: not an archive index{hint}")
+        if other == _OLD_FORMAT:
+            raise IndexError_(
+                f"{folder}: an index of an earlier aligner ({_OLD_FORMAT}), which this one "
+                "cannot read; rebuild it from its documents into a new folder: "
+                "aligner index add DOCUMENTS --index NEW_FOLDER"
+            )
+        raise IndexError_(f"{folder}: not an aligner index ({MANIFEST} has another format)")
     if manifest.get("version") != FORMAT_VERSION:
         raise IndexError_(
             f"{folder}: archive index version {manifest.get('version')!r}, this aligner "
             f"reads version {FORMAT_VERSION}; rebuild the index"
         )
+    caches = manifest.get("caches", {})
+    problem = (
+        "encoder" if not isinstance(manifest.get("encoder"), dict)
+        else "doc_dim" if not isinstance(manifest.get("doc_dim"), int)
+        else "caches" if not isinstance(caches, dict)
+        or not all(isinstance(c, dict) and isinstance(c.get("file"), str)
+                   and isinstance(c.get("generation"), int) for c in caches.values())
+        else None
+    )  # fmt: skip
+    if problem:
+        raise IndexError_(f"{folder}: damaged index ({MANIFEST} has no valid {problem!r})")
     return manifest
 
 
