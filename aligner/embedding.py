@@ -8,42 +8,20 @@ encoder, never from the batch, so a document's vectors do not depend on what els
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
 
+from aligner.cache import LRUCache
 from aligner.encoders.base import Encoder, l2_normalize
 from aligner.encoders.stats import EncoderStats
 from aligner.resources import CACHE_BYTES
 from aligner.types import PreparedDocument
 
 
-class TextCache:
-    """Vectors by text, least recently used first out once over `max_bytes`."""
-
-    def __init__(self, max_bytes: int = CACHE_BYTES) -> None:
-        self.max_bytes = max_bytes
-        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._bytes = 0
-
-    def get(self, text: str) -> np.ndarray | None:
-        vector = self._items.get(text)
-        if vector is not None:
-            self._items.move_to_end(text)
-        return vector
-
-    def put(self, text: str, vector: np.ndarray) -> None:
-        if text in self._items:
-            return
-        self._items[text] = vector
-        self._bytes += vector.nbytes + len(text)
-        while self._bytes > self.max_bytes and len(self._items) > 1:
-            old_text, old = self._items.popitem(last=False)
-            self._bytes -= old.nbytes + len(old_text)
-
-    def __len__(self) -> int:
-        return len(self._items)
+def text_bytes(text: str, vector: np.ndarray) -> int:
+    """What a text's vector holds in the cache, roughly."""
+    return vector.nbytes + len(text)
 
 
 def recenter(vectors: np.ndarray, center: np.ndarray | None) -> np.ndarray:
@@ -69,7 +47,7 @@ class Embedder:
     ) -> None:
         self.encoder = encoder
         self.stats = stats
-        self.cache = TextCache(cache_bytes)
+        self.cache: LRUCache[str, np.ndarray] = LRUCache(max_bytes=cache_bytes, size=text_bytes)
         self.encoded = 0  # texts sent to the encoder (for measurement)
 
     @classmethod

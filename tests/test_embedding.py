@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from aligner.alignment import AlignParams, side_from_windows, windows_worth_encoding
-from aligner.embedding import Embedder, TextCache
+from aligner.embedding import Embedder
 from aligner.encoders import load_encoder
 from aligner.encoders.base import Encoder
 from aligner.prepare import prepare_document
@@ -40,13 +40,6 @@ def test_each_text_is_encoded_once_per_run() -> None:
     embedder.windows(doc, 2, [0])
     embedder.document_vectors([doc, doc])
     assert len(encoder.seen) == len(set(encoder.seen)) == 3 + 2
-
-
-def test_cache_is_bounded_in_bytes() -> None:
-    cache = TextCache(max_bytes=3 * (16 + 1))
-    for text in "abcdef":
-        cache.put(text, np.zeros(4, np.float32))
-    assert len(cache) <= 3 and cache.get("f") is not None and cache.get("a") is None
 
 
 def test_only_windows_that_could_beat_their_sentences_are_encoded() -> None:
