@@ -9,6 +9,7 @@ from aligner.api import (
     Alignment,
     AlignParams,
     ArchiveOptions,
+    DedupParams,
     Document,
     DocumentPair,
     IndexError_,
@@ -34,15 +35,15 @@ from aligner.api import (
 from aligner.encoders import BuiltinEncoder, Encoder
 from aligner.prepare import prepare_document
 from aligner.types import Link, Sentence
+from aligner.version import __version__ as __version__
 from aligner.writers import write_pairs_tsv, write_parallel_tsv
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AlignParams",
     "Alignment",
     "ArchiveOptions",
     "BuiltinEncoder",
+    "DedupParams",
     "Document",
     "DocumentPair",
     "Encoder",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from aligner.alignment import AlignParams
+from aligner.dedup.params import DedupParams
 from aligner.embedding import Embedder
 from aligner.encoders import Encoder, default_model, load_encoder
 from aligner.errors import IndexError_
@@ -282,7 +283,7 @@ def dedup_archive(
     clusters: IO[str],
     folder: str | Path | None = None,
     encoder: Encoder | str | None = None,
-    params: Any = None,
+    params: DedupParams | None = None,
     options: ArchiveOptions | None = None,
     keep: Callable[[], Any] | None = None,
     show_progress: bool = True,
@@ -316,6 +317,7 @@ __all__ = [
     "AlignParams",
     "Alignment",
     "ArchiveOptions",
+    "DedupParams",
     "Document",
     "DocumentPair",
     "IndexError_",

@@ -17,20 +17,19 @@ from typing import Any, TypeVar
 import click
 
 from aligner import api
-from aligner.alignment import AlignParams
-from aligner.dedup import DedupParams
+from aligner.api import AlignParams, DedupParams, MatchParams, VerifyParams
 from aligner.encoders import DEFAULT_MODEL, load_encoder
 from aligner.encoders.base import describe_identity
 from aligner.errors import EXIT_FAILURE, EXIT_INTERRUPTED, AlignerError, InputError
 from aligner.files import atomic_output
 from aligner.langid import UNDETERMINED
-from aligner.match import MatchParams, language_pairs
+from aligner.match import language_pairs
 from aligner.outputs import PathClash, check_outputs
 from aligner.prepare import prepare_documents
 from aligner.readers import ReadOptions, read_single_document
 from aligner.report import render_report, review_pairs
 from aligner.types import PreparedDocument
-from aligner.verify import CALIBRATED_MIN_SCORE, UNCALIBRATED_MIN_SCORE, VerifyParams
+from aligner.verify import CALIBRATED_MIN_SCORE, UNCALIBRATED_MIN_SCORE
 from aligner.writers import (
     FORMATS,
     filter_links,
@@ -379,7 +378,7 @@ def _write_report(
 
 
 def _run_meta(inputs: tuple[str, ...], model: str, docs: int, pairs: int) -> dict[str, str]:
-    from aligner import __version__
+    from aligner.version import __version__
 
     return {
         "input": " ".join(inputs),

@@ -7,7 +7,10 @@ read -> Document -> clean/segment -> PreparedDocument (sentences) -> match -> Do
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,19 @@ class PreparedDocument:
 
     def norms(self) -> list[str]:
         return [s.norm for s in self.sentences]
+
+    # Computed once per document (a dedup candidate is asked for them for every pair it is
+    # in); cached_property keeps them beside the frozen fields, never changing those.
+    @cached_property
+    def fingerprint(self) -> tuple[str, int]:
+        """The id with a hash of the sentence texts: an updated document shares its id
+        with its stored old version, its sentences tell them apart."""
+        return (self.id, hash(tuple(self.texts())))
+
+    @cached_property
+    def sentence_lengths(self) -> np.ndarray:
+        """Lengths of the normalised sentences (what coverage weighs)."""
+        return np.array([len(s.norm) for s in self.sentences], dtype=np.float64)
 
 
 @dataclass(frozen=True)

@@ -96,7 +96,7 @@ def xml_text(text: str) -> str:
 def write_parallel_tmx(alignments: Sequence[Alignment], path: str | Path | None) -> int:
     """TMX 1.4b: one <tu> per segment, one <tuv xml:lang=...> per side; score, document ids
     and sentence indices as <prop>s."""
-    from aligner import __version__
+    from aligner.version import __version__
 
     src_langs = {a.src.lang for a in alignments if a.links}
     srclang = next(iter(src_langs)) if len(src_langs) == 1 else "*all*"

@@ -148,12 +148,12 @@ def test_recent_documents_are_searched_without_the_index(
 ) -> None:
     """With the index search switched off, the translation 004 still finds 001 chunks
     later, among the recent documents; without them (--recent 0) it cannot."""
-    import aligner.dedup
+    import aligner.dedup.decide
 
     archive = tmp_path / "archive.jsonl"
     build_archive(seeds_dir, archive)
     monkeypatch.setattr(
-        aligner.dedup, "_store_candidates", lambda matrix, *args: [[] for _ in matrix]
+        aligner.dedup.decide, "store_candidates", lambda matrix, *args: [[] for _ in matrix]
     )
     roles = {}
     for recent in ("5000", "0"):
@@ -182,13 +182,13 @@ def test_recent_documents_are_searched_without_the_index(
 def test_float16_features_are_decoded_exactly() -> None:
     import numpy as np
 
-    from aligner.dedup import _float32
+    from aligner.dedup.verifier import float32_of
 
     rng = np.random.default_rng(0)
     half = (rng.standard_normal((7, 4096)) * 100).astype(np.float16)
     half[0, :6] = [0.0, -0.0, np.inf, -np.inf, 6e-8, 65504]  # zero, infinities, subnormal, max
     for value in (half, half[::2], half[:0], half.astype(np.float32)):
-        out = _float32(value)
+        out = float32_of(value)
         assert out.dtype == np.float32
         assert np.array_equal(out, value.astype(np.float32))
 
@@ -199,14 +199,14 @@ def test_index_thread_runs_faiss_on_one_thread(tmp_path: Path) -> None:
     verification for the cores)."""
     import faiss
 
-    from aligner.dedup import _IndexThread
+    from aligner.dedup.index_thread import IndexThread
     from aligner.encoders import load_encoder
     from aligner.runtime import single_threaded_faiss
     from aligner.store import ArchiveStore
 
     identity = load_encoder("builtin").identity
     with ArchiveStore.open(tmp_path / "idx", identity, write=True) as store:
-        index = _IndexThread(store)
+        index = IndexThread(store)
         try:
             with single_threaded_faiss():
                 assert index.submit(faiss.omp_get_max_threads).result() == 1

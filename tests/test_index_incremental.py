@@ -318,7 +318,8 @@ def test_background_preparation_gives_the_same_index_and_clusters(
     """The next chunk prepared in a worker process (the default for a multi-chunk input),
     everything in one process, and pairs verified in a pool of processes give identical
     vectors and identical dedup decisions."""
-    from aligner.dedup import DedupParams, PoolScorer, dedup
+    from aligner.dedup import DedupParams, dedup
+    from aligner.dedup.scoring import PoolScorer
     from aligner.docvec import doc_dim_for
     from aligner.ingest import add_documents
     from aligner.store import StoreConfig
