@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from aligner.encoders.base import Encoder, l2_normalize, segment_sums
+from aligner.embedding import mean_of_documents
+from aligner.encoders.base import Encoder, l2_normalize
 from aligner.normalize import normalize_many
 from aligner.types import Document, PreparedDocument, Sentence
 
@@ -156,12 +157,32 @@ def encode_sentences(texts: Sequence[str], encoder: Encoder) -> np.ndarray:
 def language_centers(
     texts_by_lang: dict[str, list[str]], encoder: Encoder, known: dict[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
-    """Mean sentence vector of each language not in `known` (what `recenter` removes)."""
+    """The centre of each language not in `known` (see `language_centre`), encoding its
+    texts only where the encoder has no fitted centre."""
     return {
-        lang: encode_sentences(texts, encoder).mean(axis=0).astype(np.float32)
+        lang: fitted_centre(encoder, lang)
+        if fitted_centre(encoder, lang) is not None
+        else language_centre(encoder, lang, encode_sentences(texts, encoder))
         for lang, texts in texts_by_lang.items()
         if lang not in known and texts
     }
+
+
+def fitted_centre(encoder: Encoder, lang: str) -> np.ndarray | None:
+    """The centre fitted with the encoder for this language (what `Embedder` centres on),
+    None for a language it was not fitted on."""
+    stats = encoder.statistics()
+    centre = stats.centres.get(lang) if stats is not None else None
+    return centre if centre is not None and centre.shape == (encoder.dim,) else None
+
+
+def language_centre(encoder: Encoder, lang: str, vectors: np.ndarray) -> np.ndarray:
+    """A language's centre for document vectors: the encoder's fitted one where it has one,
+    so that a document's vector does not depend on the archive it is in; else the mean of
+    these sentence vectors (a store learns it from its first documents of the language
+    and keeps it, so that all its vectors stay comparable)."""
+    fitted = fitted_centre(encoder, lang)
+    return fitted if fitted is not None else vectors.mean(axis=0).astype(np.float32)
 
 
 def embed_documents(
@@ -209,7 +230,7 @@ def centred_sentences(
         if not rows.any():
             continue
         if lang not in centers:
-            centers[lang] = vectors[rows].mean(axis=0).astype(np.float32)
+            centers[lang] = language_centre(encoder, lang, vectors[rows])
         # in place (what `recenter` does, without copying the rows out and back: the
         # matrix is tens of megabytes a chunk); normalised once below
         if rows.all():
@@ -217,15 +238,6 @@ def centred_sentences(
         else:
             np.subtract(vectors, centers[lang], out=vectors, where=rows[:, None])
     return l2_normalize(vectors, inplace=True), counts
-
-
-def mean_of_documents(vectors: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Each document's mean of its `counts` consecutive rows of `vectors`, renormalised
-    (zero for a document without rows)."""
-    # (a tenth of the prepare worker's time with np.add.reduceat: see segment_sums)
-    out = segment_sums(vectors, counts.tolist())
-    out /= np.maximum(counts, 1).astype(np.float32)[:, None]
-    return l2_normalize(out, inplace=True)
 
 
 def sentence_features(texts: Sequence[str], encoder: Encoder) -> np.ndarray:

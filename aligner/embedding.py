@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from aligner.cache import LRUCache
-from aligner.encoders.base import Encoder, l2_normalize
+from aligner.encoders.base import Encoder, l2_normalize, segment_sums
 from aligner.encoders.stats import EncoderStats
 from aligner.resources import CACHE_BYTES
 from aligner.types import PreparedDocument
@@ -104,16 +104,25 @@ class Embedder:
         return [self.windows(doc, k, range(n - k + 1)) for k in range(1, max_group + 1)]
 
     def document_vectors(self, docs: Sequence[PreparedDocument]) -> np.ndarray:
-        """One unit vector per document: the mean of its centred sentence vectors (zero for
-        a document without sentences). All sentences go to the encoder in one call."""
+        """One unit vector per document (`mean_of_documents` of its centred sentence
+        vectors). All sentences go to the encoder in one call."""
         texts = [t for doc in docs for t in doc.texts()]
         vectors = self.encode(texts) if texts else np.zeros((0, self.dim), np.float32)
-        out = np.zeros((len(docs), self.dim), dtype=np.float32)
-        start = 0
-        for row, doc in enumerate(docs):
-            count = len(doc.sentences)
-            if count:
-                centred = recenter(vectors[start : start + count], self.centre(doc.lang))
-                out[row] = centred.mean(axis=0)
-            start += count
-        return l2_normalize(out, inplace=True)
+        counts = np.array([len(doc.sentences) for doc in docs], dtype=np.int64)
+        ends = np.cumsum(counts)
+        centred = [
+            recenter(vectors[end - count : end], self.centre(doc.lang))
+            for doc, count, end in zip(docs, counts, ends)
+        ]
+        matrix = np.concatenate(centred) if texts else vectors
+        return mean_of_documents(matrix, counts)
+
+
+def mean_of_documents(vectors: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The one document vector, of `match` and of the archive alike: each document's mean
+    of its `counts` consecutive rows of `vectors` (its centred unit sentence vectors),
+    renormalised; zero for a document without rows."""
+    # (a tenth of the prepare worker's time with np.add.reduceat: see segment_sums)
+    out = segment_sums(vectors, counts.tolist())
+    out /= np.maximum(counts, 1).astype(np.float32)[:, None]
+    return l2_normalize(out, inplace=True)

@@ -87,3 +87,28 @@ def test_segment_sums_are_the_sums_of_consecutive_runs() -> None:
         start += count
     assert not sums[1].any() and not sums[4].any()
     assert segment_sums(vectors[:0], []).shape == (0, 16)
+
+
+def test_the_archive_document_vector_is_the_match_document_vector(seeds_dir) -> None:
+    """With the encoder's fitted centres, a store of full-dimension vectors gives each
+    document the vector `match` gives it, whatever else is in the chunk."""
+    from aligner.docvec import DocSpace
+    from aligner.embedding import Embedder
+    from aligner.encoders import load_encoder
+    from aligner.prepare import prepare_document
+    from aligner.types import Document
+
+    encoder = load_encoder("builtin")
+    docs = [
+        prepare_document(Document(p.stem, p.read_text(encoding="utf-8")))
+        for p in sorted(seeds_dir.glob("*.txt"))
+    ]
+    space = DocSpace(encoder.dim)
+    archive = space.embed(docs, encoder)
+    alone = DocSpace(encoder.dim).embed(docs[:1], encoder)
+    matched = Embedder.for_encoder(encoder).document_vectors(docs)
+    np.testing.assert_allclose(archive, matched, atol=1e-5)
+    np.testing.assert_allclose(alone[0], matched[0], atol=1e-5)
+    assert set(space.centers) == {"fa", "ar"}
+    assert all(np.array_equal(space.centers[lang], encoder.statistics().centre(lang))
+               for lang in space.centers)  # fmt: skip
