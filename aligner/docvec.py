@@ -160,9 +160,7 @@ def language_centers(
     """The centre of each language not in `known` (see `language_centre`), encoding its
     texts only where the encoder has no fitted centre."""
     return {
-        lang: fitted_centre(encoder, lang)
-        if fitted_centre(encoder, lang) is not None
-        else language_centre(encoder, lang, encode_sentences(texts, encoder))
+        lang: language_centre(encoder, lang, lambda texts=texts: encode_sentences(texts, encoder))
         for lang, texts in texts_by_lang.items()
         if lang not in known and texts
     }
@@ -176,13 +174,14 @@ def fitted_centre(encoder: Encoder, lang: str) -> np.ndarray | None:
     return centre if centre is not None and centre.shape == (encoder.dim,) else None
 
 
-def language_centre(encoder: Encoder, lang: str, vectors: np.ndarray) -> np.ndarray:
+def language_centre(encoder: Encoder, lang: str, sentences: Callable[[], np.ndarray]) -> np.ndarray:
     """A language's centre for document vectors: the encoder's fitted one where it has one,
     so that a document's vector does not depend on the archive it is in; else the mean of
-    these sentence vectors (a store learns it from its first documents of the language
-    and keeps it, so that all its vectors stay comparable)."""
+    `sentences()`, its sentence vectors, computed only then (a store learns it from its
+    first documents of the language and keeps it, so that all its vectors stay
+    comparable)."""
     fitted = fitted_centre(encoder, lang)
-    return fitted if fitted is not None else vectors.mean(axis=0).astype(np.float32)
+    return fitted if fitted is not None else sentences().mean(axis=0).astype(np.float32)
 
 
 def embed_documents(
@@ -230,7 +229,7 @@ def centred_sentences(
         if not rows.any():
             continue
         if lang not in centers:
-            centers[lang] = language_centre(encoder, lang, vectors[rows])
+            centers[lang] = language_centre(encoder, lang, lambda m=vectors, r=rows: m[r])
         # in place (what `recenter` does, without copying the rows out and back: the
         # matrix is tens of megabytes a chunk); normalised once below
         if rows.all():
