@@ -16,7 +16,7 @@ CHROMIUM ?= chromium
 
 install:
 	$(PIP) install "$(TORCH)"$(if $(TORCH_INDEX), --index-url "$(TORCH_INDEX)")
-	$(PIP) install -e ".[st,dev,bench,e5]"
+	$(PIP) install -e ".[st,dev,bench,e5,ray]"
 	@# the ONNX export that plain `--model e5` runs on (about 30 s; kept when already there)
 	$(PYTHON) -m aligner.cli model export e5 --if-missing
 

@@ -10,12 +10,14 @@ aligner.write_parallel_tsv(result.alignments, "parallel.tsv")
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from aligner.alignment import AlignParams
+from aligner.cluster.settings import RaySettings
 from aligner.dedup.params import DedupParams
 from aligner.embedding import Embedder
 from aligner.encoders import Encoder, default_model, load_encoder
@@ -259,6 +261,16 @@ def open_archive(folder: str | Path, encoder: Encoder, options: ArchiveOptions) 
     )
 
 
+def archive_engine(cluster: RaySettings | None) -> Any:
+    """A context manager giving the engine of an archive command: None (this machine's
+    processes) without `cluster`, else a `RayEngine` on the Ray it reaches or starts."""
+    if cluster is None:
+        return contextlib.nullcontext(None)
+    from aligner.cluster.engine import ray_engine
+
+    return ray_engine(cluster)
+
+
 def index_add(
     inputs: Sequence[str | Path],
     folder: str | Path,
@@ -266,16 +278,19 @@ def index_add(
     options: ArchiveOptions | None = None,
     chunk_size: int = 1000,
     show_progress: bool = True,
+    cluster: RaySettings | None = None,
 ) -> Any:
-    """`aligner index add`: stream the inputs into the archive index (`ingest.IngestStats`)."""
+    """`aligner index add`: stream the inputs into the archive index (`ingest.IngestStats`);
+    with `cluster`, chunks are prepared on a Ray cluster's actors."""
     from aligner.ingest import add_documents
 
     options = options or ArchiveOptions()
     model = _as_encoder(encoder or "builtin")
-    with open_archive(folder, model, options) as store:
+    with open_archive(folder, model, options) as store, archive_engine(cluster) as engine:
         return add_documents(
-            list(inputs), store, model, chunk_size, show_progress, options.cache_every_s
-        )
+            list(inputs), store, model, chunk_size, show_progress, options.cache_every_s,
+            engine=engine,
+        )  # fmt: skip
 
 
 def dedup_archive(
@@ -287,11 +302,14 @@ def dedup_archive(
     options: ArchiveOptions | None = None,
     keep: Callable[[], Any] | None = None,
     show_progress: bool = True,
+    cluster: RaySettings | None = None,
 ) -> tuple[Any, int | None]:
     """`aligner dedup`: cluster the inputs against the index in `folder` (a temporary one,
     removed after, when None), writing clusters.tsv rows to `clusters`; with `keep` (a
     context manager giving a text handle, opened only once the clusters are written), one
-    canonical document per cluster as JSONL. Returns (`dedup.DedupStats`, documents kept)."""
+    canonical document per cluster as JSONL; with `cluster`, chunks are prepared and pairs
+    verified on a Ray cluster's actors, with the same clusters. Returns
+    (`dedup.DedupStats`, documents kept)."""
     import tempfile
 
     from aligner import dedup as archive_dedup
@@ -301,10 +319,11 @@ def dedup_archive(
     with (
         tempfile.TemporaryDirectory(prefix="aligner-dedup-") as temp,
         open_archive(folder or Path(temp) / "index", model, options) as store,
+        archive_engine(cluster) as engine,
     ):
         stats = archive_dedup.dedup(
             list(inputs), store, model, clusters, params, show_progress=show_progress,
-            cache_every_s=options.cache_every_s,
+            cache_every_s=options.cache_every_s, engine=engine,
         )  # fmt: skip
         kept = None
         if keep is not None:
@@ -325,6 +344,7 @@ __all__ = [
     "MatchParams",
     "MatchResult",
     "PreparedDocument",
+    "RaySettings",
     "SearchHit",
     "VerifyParams",
     "align",

@@ -835,6 +835,35 @@ def store_options(command: F) -> F:
     return command
 
 
+def engine_options(command: F) -> F:
+    """Where an archive command's parallel stages run."""
+    command = click.option(
+        "--ray-workers", type=click.IntRange(1), default=None,
+        help="With --engine ray: actors in each pool (default: the cluster's CPUs less one).",
+    )(command)  # fmt: skip
+    command = click.option(
+        "--ray-address", default=None,
+        help="With --engine ray: the cluster to join ('auto', 'ray://host:10001'; default: "
+        "start a local Ray for this command).",
+    )(command)  # fmt: skip
+    command = click.option(
+        "--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+        help="Run the parallel stages (preparing, embedding, verifying) in this machine's "
+        "processes, or as Ray actors (pip install 'aligner[ray]'); the results are the same.",
+    )(command)  # fmt: skip
+    return command
+
+
+def _cluster(
+    engine: str, ray_address: str | None, ray_workers: int | None, device: str | None
+) -> api.RaySettings | None:
+    if engine != "ray":
+        if ray_address or ray_workers:
+            raise click.UsageError("--ray-address and --ray-workers need --engine ray")
+        return None
+    return api.RaySettings(address=ray_address, workers=ray_workers, device=device)
+
+
 def _archive_options(
     doc_dim: str, faiss_factory: str | None, lock_timeout: float, cache_every: float
 ) -> api.ArchiveOptions:
@@ -857,11 +886,15 @@ def index() -> None:
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--index", "index_dir", required=True, help="Index folder (created if missing).")
 @store_options
+@engine_options
 @archive_model_options
 @handle_errors
 def index_add(
     inputs: tuple[str, ...],
     index_dir: str,
+    engine: str,
+    ray_address: str | None,
+    ray_workers: int | None,
     cache_every: float,
     quiet: bool,
     chunk_size: int,
@@ -882,10 +915,12 @@ def index_add(
       aligner index add archive-2020.jsonl --index indexes/news
       aligner index add today.jsonl --index indexes/news      # new and changed ones only
       aligner index add fixtures/seeds/ --index indexes/seeds --model builtin:1024
+      aligner index add archive/*.jsonl --index /shared/news --engine ray --ray-address auto
     """
+    cluster = _cluster(engine, ray_address, ray_workers, device)
     encoder = load_encoder(model, device=device, batch_size=batch_size)
     options = _archive_options(doc_dim, faiss_factory, lock_timeout, cache_every)
-    stats = api.index_add(list(inputs), index_dir, encoder, options, chunk_size, not quiet)
+    stats = api.index_add(list(inputs), index_dir, encoder, options, chunk_size, not quiet, cluster)
     if not stats.documents:
         warn_no_documents(inputs)
     if not quiet:
@@ -1052,6 +1087,7 @@ def _query_path(query: str) -> Path | None:
     help="Processes that verify candidate pairs (worth it on idle cores only).",
 )  # fmt: skip
 @store_options
+@engine_options
 @archive_model_options
 @handle_errors
 def dedup(
@@ -1063,6 +1099,9 @@ def dedup(
     translation_score: float | None,
     recent: int,
     workers: int,
+    engine: str,
+    ray_address: str | None,
+    ray_workers: int | None,
     cache_every: float,
     quiet: bool,
     chunk_size: int,
@@ -1086,10 +1125,14 @@ def dedup(
     Examples:
       aligner dedup archive.jsonl -o clusters.tsv --keep deduped.jsonl
       aligner dedup today.jsonl --index indexes/news -o clusters.tsv
+      aligner dedup archive/*.jsonl -o clusters.tsv --engine ray --model e5 --device cuda
     """
     from dataclasses import replace
 
     _check_outputs([("--output", output), ("--keep", keep_path)], inputs, [("--index", index_dir)])
+    cluster = _cluster(engine, ray_address, ray_workers, device)
+    if cluster is not None and workers != 1:
+        raise click.UsageError("--workers is the local engine's; with --engine ray: --ray-workers")
     encoder = load_encoder(model, device=device, batch_size=batch_size)
     params = replace(
         DedupParams(),
@@ -1103,7 +1146,7 @@ def dedup(
     keep = functools.partial(atomic_output, keep_path) if keep_path else None
     with atomic_output(output) as handle:
         stats, kept = api.dedup_archive(
-            list(inputs), handle, index_dir, encoder, params, options, keep, not quiet
+            list(inputs), handle, index_dir, encoder, params, options, keep, not quiet, cluster
         )
     if not stats.documents:
         warn_no_documents(inputs)

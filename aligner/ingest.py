@@ -10,6 +10,7 @@ archive, or rerunning an interrupted `index add`, is cheap and changes nothing.
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import itertools
 import os
@@ -17,7 +18,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -248,6 +249,41 @@ def fill_items(items: list[ChunkItem], batch: PreparedBatch) -> list[ChunkItem]:
     return items
 
 
+class PendingBatch(Protocol):
+    """A batch being prepared elsewhere."""
+
+    def result(self) -> PreparedBatch: ...
+
+    def discard(self) -> None:
+        """Free what the batch holds if it is never taken (an error, an interrupt)."""
+
+
+class PrepareWorkers(Protocol):
+    """Where `prepare_chunks` cleans and embeds the next chunks while the caller works on
+    the current one: worker processes here (`ProcessWorkers`) or actors on a Ray cluster
+    (`aligner.cluster`). `size` chunks are prepared ahead."""
+
+    size: int
+
+    def submit(
+        self, docs: list[Document], space: DocSpace, keep_features: bool
+    ) -> PendingBatch: ...
+
+    def close(self) -> None: ...
+
+
+class Engine(Protocol):
+    """Where an archive command's parallel stages run: this machine's processes (no
+    engine) or a cluster's actors (`aligner.cluster.engine.RayEngine`)."""
+
+    name: str
+
+    def prepare_workers(self, encoder: Encoder) -> PrepareWorkers: ...
+
+    def scorer(self, encoder: Encoder, params: Any) -> Any:
+        """dedup's pair scorer (a `dedup.scoring.Scorer` with `close`)."""
+
+
 def prepare_chunks(
     chunks: Iterable[tuple[list[tuple[Document, str | None]], int]],
     store: ArchiveStore,
@@ -255,14 +291,14 @@ def prepare_chunks(
     space: DocSpace,
     run: str | None = None,
     keep_features: bool = False,
-    workers: int = 0,
+    workers: int | PrepareWorkers = 0,
 ) -> Iterator[tuple[list[ChunkItem], int]]:
-    """`prepare_chunk` over a stream of chunks. With `workers` > 0, the next chunks are
-    cleaned and embedded in that many worker processes while the caller works on the
-    current one (dedup: one, beside the verification; index add, whose own work is
-    committing: two). Each chunk is looked up again once the previous ones are committed,
-    so ids repeated across chunks are still caught; `space` is updated from what the
-    workers return, in input order."""
+    """`prepare_chunk` over a stream of chunks. With `workers` (a count of worker
+    processes, or `PrepareWorkers`), the next chunks are cleaned and embedded there while
+    the caller works on the current one (dedup: one process, beside the verification; index
+    add, whose own work is committing: two). Each chunk is looked up again once the
+    previous ones are committed, so ids repeated across chunks are still caught; `space` is
+    updated from what the workers return, in input order."""
     chunks = iter(chunks)
     first = next(chunks, None)
     if first is None:
@@ -271,24 +307,19 @@ def prepare_chunks(
     # small jobs) never starts a worker
     ready = prepare_chunk(first[0], store, encoder, space, run, keep_features), first[1]
     following = next(chunks, None)
-    if following is None or workers < 1:
+    if following is None or not workers:
         yield ready
         if following is not None:
             for chunk, nbytes in itertools.chain([following], chunks):
                 yield prepare_chunk(chunk, store, encoder, space, run, keep_features), nbytes
         return
-    import concurrent.futures
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")  # no FAISS/OpenMP state inherited
+    pool = ProcessWorkers(workers, encoder) if isinstance(workers, int) else workers
     queue: collections.deque[tuple[list[tuple[Document, str | None]], int, list[Document], Any]]
     queue = collections.deque()
 
     def finish() -> tuple[list[ChunkItem], int]:
-        chunk, nbytes, docs, future = queue.popleft()
-        batch = future.result()
-        if isinstance(batch.features, SharedFeatures):
-            batch.features = take_features(batch.features)
+        chunk, nbytes, docs, pending = queue.popleft()
+        batch = pending.result()
         if not _merge_space(space, batch.space):
             # a language new to the store met in two chunks prepared at once: the later
             # one is embedded again with the centre the earlier one fixed
@@ -296,36 +327,70 @@ def prepare_chunks(
         return fill_items(lookup_chunk(chunk, store, run), batch), nbytes
 
     try:
-        with concurrent.futures.ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_init_worker,
-            initargs=(encoder,),
-        ) as pool:  # fmt: skip
-            for chunk, nbytes in itertools.chain([following], chunks):
-                # documents stored with the same content need no preparation (a re-add)
-                stored = store.lookup_ids([doc.id for doc, _ in chunk])
-                docs = [
-                    doc
-                    for doc, _ in chunk
-                    if doc.id not in stored or stored[doc.id].content_hash != content_hash(doc.text)
-                ]
-                future = pool.submit(_prepare_in_worker, docs, space, keep_features)
-                queue.append((chunk, nbytes, docs, future))
-                if ready is not None:
-                    yield ready  # the caller works on it (and commits it) meanwhile
-                    ready = None
-                if len(queue) >= workers:
-                    ready = finish()
+        for chunk, nbytes in itertools.chain([following], chunks):
+            # documents stored with the same content need no preparation (a re-add)
+            stored = store.lookup_ids([doc.id for doc, _ in chunk])
+            docs = [
+                doc
+                for doc, _ in chunk
+                if doc.id not in stored or stored[doc.id].content_hash != content_hash(doc.text)
+            ]
+            queue.append((chunk, nbytes, docs, pool.submit(docs, space, keep_features)))
             if ready is not None:
-                yield ready
-            while queue:
-                yield finish()
+                yield ready  # the caller works on it (and commits it) meanwhile
+                ready = None
+            if len(queue) >= pool.size:
+                ready = finish()
+        if ready is not None:
+            yield ready
+        while queue:
+            yield finish()
     finally:
-        # chunks prepared but never taken (an error, an interrupt): free their blocks
-        for *_, future in queue:
-            if future.done() and not future.cancelled() and future.exception() is None:
-                features = future.result().features
-                if isinstance(features, SharedFeatures):
-                    take_features(features)
+        if pool is not workers:
+            pool.close()  # waits for the chunks being prepared
+        for *_, pending in queue:  # chunks prepared but never taken
+            pending.discard()
+
+
+class ProcessWorkers:
+    """`PrepareWorkers` in `size` spawned processes of this machine (no FAISS/OpenMP state
+    inherited); sentence features come back through shared memory (`SharedFeatures`)."""
+
+    def __init__(self, size: int, encoder: Encoder) -> None:
+        import concurrent.futures
+        import multiprocessing
+
+        self.size = size
+        self._pool = concurrent.futures.ProcessPoolExecutor(
+            size, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
+            initargs=(encoder,),
+        )  # fmt: skip
+
+    def submit(self, docs: list[Document], space: DocSpace, keep_features: bool) -> PendingBatch:
+        return _PendingProcessBatch(
+            self._pool.submit(_prepare_in_worker, docs, space, keep_features)
+        )
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass
+class _PendingProcessBatch:
+    future: Any  # concurrent.futures.Future[PreparedBatch]
+
+    def result(self) -> PreparedBatch:
+        batch = self.future.result()
+        if isinstance(batch.features, SharedFeatures):
+            batch.features = take_features(batch.features)
+        return batch
+
+    def discard(self) -> None:
+        future = self.future
+        if future.done() and not future.cancelled() and future.exception() is None:
+            features = future.result().features
+            if isinstance(features, SharedFeatures):
+                take_features(features)
 
 
 def _merge_space(space: DocSpace, returned: DocSpace) -> bool:
@@ -412,18 +477,23 @@ def add_documents(
     show_progress: bool = True,
     cache_every_s: float = 120.0,
     workers: int = 2,
+    engine: Engine | None = None,
 ) -> IngestStats:
     """`aligner index add`: stream the inputs into the store, one transaction per chunk
-    (the next chunks prepared in `workers` processes, see `prepare_chunks`)."""
+    (the next chunks prepared in `workers` processes, or on `engine`'s workers, see
+    `prepare_chunks`)."""
     stats = IngestStats()
     space = store.doc_space()
     run = new_run_id()
+    pool = engine.prepare_workers(encoder) if engine is not None else None
     with (
         Progress("indexing", input_size(inputs), show_progress) as progress,
         fewer_collections(),
+        contextlib.closing(pool) if pool is not None else contextlib.nullcontext(),
     ):
         chunks = read_chunks(inputs, first_chunk(space, chunk_size))
-        for items, nbytes in prepare_chunks(chunks, store, encoder, space, run, workers=workers):
+        ahead = pool if pool is not None else workers
+        for items, nbytes in prepare_chunks(chunks, store, encoder, space, run, workers=ahead):
             counts = store.commit(
                 [stored_document(i, run=run) for i in items if i.changed], space=space
             )

@@ -32,3 +32,17 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "flores200-devtest.fa-ar.tsv").is_file():
         pytest.skip(f"development data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One local Ray for the whole session (4-7 s to start and stop, about 1 GiB), small:
+    two CPUs and a 256 MiB object store (Ray's default is 30% of the memory). Commands
+    given `--engine ray` find it started and leave it running."""
+    ray = pytest.importorskip("ray")
+    ray.init(
+        num_cpus=2, object_store_memory=256 * 1024**2, include_dashboard=False,
+        log_to_driver=False, configure_logging=False,
+    )  # fmt: skip
+    yield ray
+    ray.shutdown()

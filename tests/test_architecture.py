@@ -19,6 +19,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("verify",),
     ("match", "store", "ingest", "recent", "dedup"),
     ("writers", "files", "outputs", "report", "scoring"),
+    ("cluster",),
     ("api",),
     ("cli", "__main__", "__init__"),
 ]

@@ -26,7 +26,7 @@ import csv
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from aligner.alignment import AlignParams
 from aligner.dedup.candidates import RecentItem
@@ -45,7 +45,15 @@ from aligner.dedup.params import (
 from aligner.dedup.scoring import PoolScorer, Scorer, score_serial
 from aligner.dedup.verifier import SCREEN_Z, Verifier, doc_key
 from aligner.encoders.base import Encoder
-from aligner.ingest import first_chunk, new_run_id, prepare_chunks, read_chunks, stored_document
+from aligner.ingest import (
+    Engine,
+    PrepareWorkers,
+    first_chunk,
+    new_run_id,
+    prepare_chunks,
+    read_chunks,
+    stored_document,
+)
 from aligner.progress import Progress
 from aligner.readers import document_to_record, input_size
 from aligner.recent import RecentWindow
@@ -67,9 +75,12 @@ def dedup(
     align_params: AlignParams | None = None,
     show_progress: bool = True,
     cache_every_s: float = 120.0,
+    engine: Engine | None = None,
 ) -> DedupStats:
     """Deduplicate the inputs against the store and each other; write one clusters.tsv row
-    per input document to `out`; store every document with its assignment."""
+    per input document to `out`; store every document with its assignment. With `engine`
+    (`--engine ray`) chunks are prepared and pairs verified on its workers; the decisions
+    are the same."""
     params = params or DedupParams()
     writer = csv.writer(out, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(CLUSTER_COLUMNS)
@@ -78,7 +89,12 @@ def dedup(
     align_params = align_params or AlignParams()
     # one dict of sentence-encoder centres for document vectors and verification alike
     verifier = Verifier(encoder, space.sentence_centers, align_params)
-    pool = PoolScorer(params.workers, encoder, align_params) if params.workers > 1 else None
+    if engine is not None:
+        pool: Any = engine.scorer(encoder, align_params)
+        ahead: int | PrepareWorkers = engine.prepare_workers(encoder)
+    else:
+        pool = PoolScorer(params.workers, encoder, align_params) if params.workers > 1 else None
+        ahead = params.prepare_workers
     window: RecentWindow[RecentItem] = RecentWindow(params.recent_docs)
     scorer: Scorer = pool or score_serial
     run = new_run_id()
@@ -93,11 +109,10 @@ def dedup(
         Progress("dedup", input_size(inputs), show_progress) as progress,
         contextlib.closing(pool) if pool else contextlib.nullcontext(),
         contextlib.closing(index) if index else contextlib.nullcontext(),
+        contextlib.closing(ahead) if not isinstance(ahead, int) else contextlib.nullcontext(),
     ):
         chunks = read_chunks(inputs, first_chunk(space, params.chunk_size))
-        prepared = prepare_chunks(
-            chunks, store, encoder, space, run, verifier.additive, params.prepare_workers
-        )
+        prepared = prepare_chunks(chunks, store, encoder, space, run, verifier.additive, ahead)
         for items, nbytes in prepared:
             for item in items:  # the features embedding computed: verification reuses them
                 if item.features is not None and item.prepared is not None:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -72,7 +72,7 @@ def _worker_init(encoder: Encoder, params: AlignParams) -> None:
     _WORKER = Verifier(encoder, {}, params)
 
 
-_Batch = tuple[
+ScoreBatch = tuple[
     dict[str, np.ndarray],  # sentence-encoder centres
     dict[tuple[str, str], Background],  # window backgrounds
     dict[tuple[str, str], Background],  # sketch backgrounds
@@ -82,16 +82,55 @@ _Batch = tuple[
 ]
 
 
-def _worker_score(batch: _Batch) -> tuple[list[list[float]], int, int]:
+def score_batch(worker: Verifier, batch: ScoreBatch) -> tuple[list[list[float]], int, int]:
+    """`score_serial` of a batch in a worker's own verifier (a process of `PoolScorer`, an
+    actor on a Ray cluster): its scores, and the verifier calls and screened pairs it
+    added."""
     centers, backgrounds, sketch_backgrounds, sketches, jobs, params = batch
-    assert _WORKER is not None
-    _WORKER.centers, _WORKER.backgrounds = centers, backgrounds
-    _WORKER.sketch_backgrounds = sketch_backgrounds
+    worker.centers, worker.backgrounds = centers, backgrounds
+    worker.sketch_backgrounds = sketch_backgrounds
     for key, sketch in sketches.items():
-        _WORKER.remember_sketch(key, sketch)
-    before = (_WORKER.calls, _WORKER.screened)
-    out = score_serial(jobs, _WORKER, params)
-    return out, _WORKER.calls - before[0], _WORKER.screened - before[1]
+        worker.remember_sketch(key, sketch)
+    before = (worker.calls, worker.screened)
+    out = score_serial(jobs, worker, params)
+    return out, worker.calls - before[0], worker.screened - before[1]
+
+
+def score_batches(
+    jobs: Jobs, verifier: Verifier, params: DedupParams, workers: int
+) -> list[ScoreBatch]:
+    """`jobs` cut into batches for `workers` workers (four each, for an even spread), each
+    with what a worker's verifier needs besides the encoder."""
+    size = max(1, len(jobs) // (4 * workers))
+    batches = []
+    for i in range(0, len(jobs), size):
+        part = jobs[i : i + size]
+        # Keys are computed here and travel with the documents (a worker's str hashes
+        # differ), so that the sketches sent along are found under them.
+        docs = [d for doc, cands in part for d in (doc, *(c for c, _ in cands))]
+        sketches = verifier.sketches_of([doc_key(d) for d in docs])
+        batches.append(
+            (verifier.centers, verifier.backgrounds, verifier.sketch_backgrounds,
+             sketches, part, params)
+        )  # fmt: skip
+    return batches
+
+
+def gather_scores(
+    results: Iterable[tuple[list[list[float]], int, int]], verifier: Verifier
+) -> list[list[float]]:
+    """The batches' scores in order; their counts added to `verifier`'s."""
+    out: list[list[float]] = []
+    for scores, calls, screened in results:
+        out.extend(scores)
+        verifier.calls += calls
+        verifier.screened += screened
+    return out
+
+
+def _worker_score(batch: ScoreBatch) -> tuple[list[list[float]], int, int]:
+    assert _WORKER is not None
+    return score_batch(_WORKER, batch)
 
 
 class PoolScorer:
@@ -117,24 +156,8 @@ class PoolScorer:
             self._pool = context.Pool(
                 self.workers, initializer=_worker_init, initargs=(self.encoder, self.params)
             )
-        size = max(1, len(jobs) // (4 * self.workers))
-        batches = []
-        for i in range(0, len(jobs), size):
-            part = jobs[i : i + size]
-            # Keys are computed here and travel with the documents (a worker's str hashes
-            # differ), so that the sketches sent along are found under them.
-            docs = [d for doc, cands in part for d in (doc, *(c for c, _ in cands))]
-            sketches = verifier.sketches_of([doc_key(d) for d in docs])
-            batches.append(
-                (verifier.centers, verifier.backgrounds, verifier.sketch_backgrounds,
-                 sketches, part, params)
-            )  # fmt: skip
-        out: list[list[float]] = []
-        for scores, calls, screened in self._pool.imap(_worker_score, batches):
-            out.extend(scores)
-            verifier.calls += calls
-            verifier.screened += screened
-        return out
+        batches = score_batches(jobs, verifier, params, self.workers)
+        return gather_scores(self._pool.imap(_worker_score, batches), verifier)
 
     def close(self) -> None:
         if self._pool is not None:

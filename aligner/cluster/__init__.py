@@ -1,0 +1,1 @@
+"""Running the archive stages on a Ray cluster (`--engine ray`)."""
