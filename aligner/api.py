@@ -279,18 +279,50 @@ def index_add(
     chunk_size: int = 1000,
     show_progress: bool = True,
     cluster: RaySettings | None = None,
+    record_only: bool = False,
 ) -> Any:
-    """`aligner index add`: stream the inputs into the archive index (`ingest.IngestStats`);
-    with `cluster`, chunks are prepared on a Ray cluster's actors."""
+    """`aligner index add`: stream the inputs into the archive index (`ingest.IngestStats`).
+    With `cluster`, a Ray cluster's actors write them into the folder's distributed record
+    (`cluster.record`), which is then imported into the index unless `record_only`
+    (returns `record.RecordStats`)."""
     from aligner.ingest import add_documents
 
     options = options or ArchiveOptions()
     model = _as_encoder(encoder or "builtin")
-    with open_archive(folder, model, options) as store, archive_engine(cluster) as engine:
+    if cluster is not None:
+        return record_archive(inputs, folder, model, options, chunk_size, show_progress,
+                              cluster, record_only)  # fmt: skip
+    with open_archive(folder, model, options) as store:
         return add_documents(
-            list(inputs), store, model, chunk_size, show_progress, options.cache_every_s,
-            engine=engine,
-        )  # fmt: skip
+            list(inputs), store, model, chunk_size, show_progress, options.cache_every_s
+        )
+
+
+def record_archive(
+    inputs: Sequence[str | Path],
+    folder: str | Path,
+    encoder: Encoder,
+    options: ArchiveOptions,
+    chunk_size: int,
+    show_progress: bool,
+    cluster: RaySettings,
+    record_only: bool = False,
+) -> Any:
+    """`index add --engine ray`: the record, then (unless `record_only`) its import."""
+    from aligner.cluster.record import add_to_record, import_record, refuse_local_index
+    from aligner.docvec import doc_dim_for
+    from aligner.store import check_folder
+
+    check_folder(folder, encoder.identity)  # before any work: not someone else's folder
+    if not record_only:
+        refuse_local_index(folder)
+    doc_dim = doc_dim_for(encoder, options.doc_dim)
+    with archive_engine(cluster) as engine:
+        stats = add_to_record(inputs, folder, encoder, engine, doc_dim, chunk_size, show_progress)
+    if not record_only:
+        with open_archive(folder, encoder, options) as store:
+            stats.imported = import_record(folder, store, show_progress)
+    return stats
 
 
 def dedup_archive(

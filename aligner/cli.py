@@ -885,6 +885,11 @@ def index() -> None:
 @index.command("add")
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--index", "index_dir", required=True, help="Index folder (created if missing).")
+@click.option(
+    "--record-only", is_flag=True,
+    help="With --engine ray: write the distributed record (Parquet and FAISS shards, in "
+    "INDEX/record) without importing it into the index.",
+)  # fmt: skip
 @store_options
 @engine_options
 @archive_model_options
@@ -892,6 +897,7 @@ def index() -> None:
 def index_add(
     inputs: tuple[str, ...],
     index_dir: str,
+    record_only: bool,
     engine: str,
     ray_address: str | None,
     ray_workers: int | None,
@@ -918,11 +924,19 @@ def index_add(
       aligner index add archive/*.jsonl --index /shared/news --engine ray --ray-address auto
     """
     cluster = _cluster(engine, ray_address, ray_workers, device)
+    if record_only and cluster is None:
+        raise click.UsageError("--record-only needs --engine ray")
     encoder = load_encoder(model, device=device, batch_size=batch_size)
     options = _archive_options(doc_dim, faiss_factory, lock_timeout, cache_every)
-    stats = api.index_add(list(inputs), index_dir, encoder, options, chunk_size, not quiet, cluster)
+    stats = api.index_add(
+        list(inputs), index_dir, encoder, options, chunk_size, not quiet, cluster, record_only
+    )
     if not stats.documents:
         warn_no_documents(inputs)
+    if cluster is not None:
+        if not quiet:
+            _record_summary(stats, index_dir)
+        return
     if not quiet:
         rate = stats.documents / stats.seconds if stats.seconds else 0.0
         langs = ", ".join(f"{k} {v:,}" for k, v in stats.languages.items())
@@ -932,6 +946,25 @@ def index_add(
             f"({stats.seconds:.1f}s, {rate:,.0f} docs/s); index now {langs or 'empty'}",
             err=True,
         )
+
+
+def _record_summary(stats: Any, index_dir: str) -> None:
+    langs = ", ".join(f"{k} {v:,}" for k, v in stats.languages.items())
+    rate = stats.documents / stats.seconds if stats.seconds else 0.0
+    imported = stats.imported
+    click.echo(
+        f"aligner: {_plural(stats.documents, 'document')} read: {stats.written:,} recorded, "
+        f"{_plural(stats.skipped_chunks, 'chunk')} already there, "
+        f"{_plural(stats.shards, 'shard')} filled ({stats.seconds:.1f}s, {rate:,.0f} docs/s); "
+        f"record now {langs or 'empty'} in {Path(index_dir) / 'record'}"
+        + (
+            f"; imported: {imported['added']:,} added, {imported['updated']:,} updated, "
+            f"{imported['unchanged']:,} unchanged"
+            if imported is not None
+            else ""
+        ),
+        err=True,
+    )
 
 
 @index.command("info")

@@ -320,7 +320,7 @@ def prepare_chunks(
     def finish() -> tuple[list[ChunkItem], int]:
         chunk, nbytes, docs, pending = queue.popleft()
         batch = pending.result()
-        if not _merge_space(space, batch.space):
+        if not merge_space(space, batch.space):
             # a language new to the store met in two chunks prepared at once: the later
             # one is embedded again with the centre the earlier one fixed
             batch = prepare_batch(docs, space, encoder, keep_features)
@@ -393,7 +393,7 @@ class _PendingProcessBatch:
                 take_features(features)
 
 
-def _merge_space(space: DocSpace, returned: DocSpace) -> bool:
+def merge_space(space: DocSpace, returned: DocSpace) -> bool:
     """Adopt what a worker's copy of the space learnt (the projection, new language
     centres); False when it has a centre that differs from one `space` already has."""
     if not space.kind:

@@ -50,6 +50,8 @@ _OLD_FORMAT = "aligner-index"
 MANIFEST = "manifest.json"
 DATABASE = "store.sqlite"
 LOCK = "lock"
+# the distributed record `index add --engine ray` keeps beside the store (aligner.cluster)
+RECORD_FOLDER = "record"
 _CACHE_RE = re.compile(r"^vectors\.(.+)\.g(\d+)\.faiss$")
 _SQL_CHUNK = 900  # bound on SQLite host parameters per statement
 
@@ -200,7 +202,7 @@ def _refuse_foreign(folder: Path) -> None:
     unexpected = [
         p.name
         for p in folder.iterdir()
-        if p.name not in (LOCK, DATABASE) and not p.name.startswith(".")
+        if p.name not in (LOCK, DATABASE, RECORD_FOLDER) and not p.name.startswith(".")
     ]
     if unexpected:
         raise IndexError_(

@@ -129,20 +129,3 @@ def test_dedup_on_ray_gives_the_local_clusters(
     assert on_ray == local
     assert snapshot(tmp_path / "ray")["docs"] == snapshot(tmp_path / "local")["docs"]
     assert ray_cluster.is_initialized()  # a Ray it did not start is left running
-
-
-@pytest.mark.ray
-def test_index_add_on_ray_gives_the_local_index(ray_cluster, archive: Path, tmp_path: Path) -> None:
-    args = [str(archive), "--chunk-size", str(CHUNK), "--doc-dim", str(DIM), "-q"]
-    for name, extra in (("local", []), ("ray", ["--engine", "ray", "--ray-workers", "1"])):
-        result = CliRunner().invoke(
-            main, ["index", "add", *args, "--index", str(tmp_path / name), *extra]
-        )
-        assert result.exit_code == 0, result.output
-    local, on_ray = snapshot(tmp_path / "local"), snapshot(tmp_path / "ray")
-    assert on_ray["docs"] == local["docs"] and on_ray["v"] == local["v"]
-    # run again on Ray: nothing changes
-    result = CliRunner().invoke(
-        main, ["index", "add", *args[:-1], "--index", str(tmp_path / "ray"), "--engine", "ray"]
-    )
-    assert result.exit_code == 0 and "0 added, 0 updated" in result.output
