@@ -184,22 +184,36 @@ class Run:
     max_rss_mib: float  # the largest single process (getrusage)
     tree_rss_mib: float  # the most the command and its worker processes held together
     output: str
+    own_cpu_seconds: float = 0.0  # the command's process alone, its children not counted
 
 
 def _tree_rss(pid: int) -> int:
-    """Resident bytes of a process and its descendants, from /proc (0 where unreadable)."""
+    """Resident bytes of a process and its descendants, from /proc (0 where unreadable):
+    proportional set sizes where the kernel gives them, so that memory the processes share
+    (Ray's object store, mapped by each of its workers) counts once, else resident sizes."""
     total, todo = 0, [pid]
     while todo:
         current = todo.pop()
         try:
-            with open(f"/proc/{current}/statm") as handle:
-                total += int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            total += _own_memory(current)
             for task in os.listdir(f"/proc/{current}/task"):
                 with open(f"/proc/{current}/task/{task}/children") as handle:
                     todo.extend(int(c) for c in handle.read().split())
         except (OSError, ValueError):
             continue
     return total
+
+
+def _own_memory(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    with open(f"/proc/{pid}/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 class _TreeSampler(threading.Thread):
@@ -211,8 +225,20 @@ class _TreeSampler(threading.Thread):
         self.pid, self.peak, self.done = pid, 0, threading.Event()
 
     def run(self) -> None:
+        self.own_cpu = 0.0
         while not self.done.wait(0.2):
             self.peak = max(self.peak, _tree_rss(self.pid))
+            self.own_cpu = max(self.own_cpu, _own_cpu(self.pid))
+
+
+def _own_cpu(pid: int) -> float:
+    """User + system seconds of the process itself (not its children), 0 when gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def run_cli(args: list[str]) -> Run:
@@ -236,7 +262,10 @@ def run_cli(args: list[str]) -> Run:
     if child.returncode:
         raise RuntimeError(f"aligner {' '.join(args)} failed ({child.returncode}):\n{output}")
     cpu = usage.ru_utime + usage.ru_stime
-    return Run(seconds, cpu, usage.ru_maxrss / 1024, sampler.peak / 2**20, output.strip())
+    return Run(
+        seconds, cpu, usage.ru_maxrss / 1024, sampler.peak / 2**20, output.strip(),
+        sampler.own_cpu,
+    )  # fmt: skip
 
 
 # -- evaluation ----------------------------------------------------------------------------

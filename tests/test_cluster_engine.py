@@ -6,6 +6,7 @@ overhead."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from aligner.cluster import engine as ray_engine_module
 from aligner.cluster.engine import RayScorer, RaySettings, _Preparer, _Verifier
 from aligner.dedup import DedupParams
 from aligner.dedup.scoring import gather_scores, score_batches, score_serial
-from aligner.dedup.verifier import Verifier
+from aligner.dedup.verifier import Verifier, doc_key
 from aligner.docvec import DocSpace
 from aligner.encoders import load_encoder
 from aligner.errors import AlignerError
@@ -45,6 +46,12 @@ def run_dedup(archive: Path, folder: Path, cluster: RaySettings | None) -> str:
 
 
 # ---------------------------------------------------------------- the stages, without Ray
+
+
+def _prime_nothing(verifier: Verifier, docs: list) -> None:
+    """In place of `Verifier.prime`: fails where a document's features would be encoded."""
+    keys = [doc_key(d) for d in docs if d.sentences]
+    assert len(verifier.features_of(keys)) == len(keys), "a worker encoded sentences"
 
 
 def test_preparing_actor_is_prepare_batch(seeds_dir: Path) -> None:
@@ -75,10 +82,20 @@ def test_verifying_in_batches_gives_the_serial_scores(seeds_dir: Path) -> None:
     driver = Verifier(encoder, {}, AlignParams())
     workers = [_Verifier(encoder, AlignParams()) for _ in range(2)]
     batches = score_batches(jobs, driver, params, len(workers))
-    assert len(batches) > 1
+    assert len(batches) > 1 and not any(batch[4] for batch in batches)
     results = [workers[i % 2].score(batch) for i, batch in enumerate(batches)]
     assert gather_scores(results, driver) == expected
     assert (driver.calls, driver.screened) == (serial.calls, serial.screened)
+    # with the driver's sentence features sent along (as RayScorer does): the same scores,
+    # and the workers encode nothing
+    driver.prime(docs)
+    batches = score_batches(jobs, driver, params, len(workers), features=True)
+    assert all(batch[4] for batch in batches)
+    fresh = [_Verifier(encoder, AlignParams()) for _ in range(2)]
+    for worker in fresh:
+        worker.verifier.prime = functools.partial(_prime_nothing, worker.verifier)
+    results = [fresh[i % 2].score(batch) for i, batch in enumerate(batches)]
+    assert gather_scores(results, Verifier(encoder, {}, AlignParams())) == expected
 
 
 def test_engine_options_need_engine_ray(archive: Path, tmp_path: Path) -> None:
@@ -113,6 +130,22 @@ def test_without_ray_installed_the_error_says_how(
     result = CliRunner().invoke(main, ["dedup", str(archive), "-o", str(out), "--engine", "ray"])
     assert result.exit_code != 0 and "aligner[ray]" in result.output
     assert not out.exists()
+
+
+def test_an_unreachable_address_fails_at_once_in_one_line(archive: Path, tmp_path: Path) -> None:
+    import socket
+
+    pytest.importorskip("ray")
+    with socket.socket() as free:  # a port nothing listens on
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    out = tmp_path / "c.tsv"
+    args = ["dedup", str(archive), "-o", str(out), "--engine", "ray"]
+    result = CliRunner().invoke(main, [*args, "--ray-address", f"127.0.0.1:{port}"])
+    assert result.exit_code == 1 and f"cannot reach Ray at 127.0.0.1:{port}" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not out.exists()
+    result = CliRunner().invoke(main, [*args, "--ray-address", "headnode"])
+    assert result.exit_code == 1 and "expected host:port" in result.output
 
 
 # ---------------------------------------------------------------- on a local Ray

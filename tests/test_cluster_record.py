@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+pytest.importorskip("pyarrow")  # the record's Parquet (aligner[ray])
+
 from aligner.cli import main
 from aligner.cluster import record, shards
 from aligner.docvec import DocSpace

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import faiss
 import numpy as np
-import pyarrow as pa
 import pytest
 
-from aligner.cluster import shards
-from aligner.cluster.shards import (
+pa = pytest.importorskip("pyarrow")  # the record's Parquet (aligner[ray])
+
+from aligner.cluster import shards  # noqa: E402
+from aligner.cluster.shards import (  # noqa: E402
     IVF_NPROBE,
     fill_shard,
     merge_shards,
@@ -25,7 +26,7 @@ from aligner.cluster.shards import (
     write_partition,
     written_parts,
 )
-from aligner.errors import AlignerError
+from aligner.errors import AlignerError  # noqa: E402
 
 DIM = 64
 

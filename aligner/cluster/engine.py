@@ -18,7 +18,9 @@ seen to hang).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import socket
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,9 +37,19 @@ from aligner.ingest import PendingBatch, PreparedBatch, prepare_batch
 from aligner.runtime import init_worker
 from aligner.types import Document
 
-# a local Ray's object store: Ray's default is 30% of the memory; the chunks in flight
-# need far less
-LOCAL_OBJECT_STORE_BYTES = 512 * 1024**2
+# A local Ray's object store: Ray's default is 30% of the memory. 512 MiB was too little
+# for dedup's chunks and verification batches in flight (100,000 documents: 10.9 GiB
+# spilled to disk and read back).
+LOCAL_OBJECT_STORE_BYTES = 2 * 1024**3
+
+
+def local_object_store_bytes() -> int:
+    """LOCAL_OBJECT_STORE_BYTES, or 30% of a smaller machine's memory."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return LOCAL_OBJECT_STORE_BYTES
+    return min(LOCAL_OBJECT_STORE_BYTES, int(0.3 * memory))
 
 
 def require_ray() -> Any:
@@ -90,10 +102,13 @@ def ray_engine(settings: RaySettings) -> Iterator[RayEngine]:
             "configure_logging": False,
         }
         if settings.address:
+            check_reachable(settings.address)
             options["address"] = settings.address
         else:
             options["num_cpus"] = settings.local_cpus or os.cpu_count() or 1
-            options["object_store_memory"] = LOCAL_OBJECT_STORE_BYTES
+            options["object_store_memory"] = local_object_store_bytes()
+        # its notice that the cluster uses token authentication (as it should) is not news
+        logging.getLogger("ray._private.authentication").setLevel(logging.ERROR)
         try:
             ray.init(**options)
         except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -105,6 +120,23 @@ def ray_engine(settings: RaySettings) -> Iterator[RayEngine]:
     finally:
         if started:
             ray.shutdown()
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail at once, in one line, where `address` (host:port, or ray://host:port) does not
+    answer: Ray itself retries an unreachable head for minutes. "auto" is left to Ray."""
+    if address == "auto":
+        return
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        raise AlignerError(f"--ray-address {address}: expected host:port, ray://host:port or auto")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise AlignerError(
+            f"cannot reach Ray at {address} ({exc.strerror or exc}); start one there with "
+            "`ray start --head`, or leave out --ray-address for a local Ray"
+        ) from exc
 
 
 class _Preparer:
@@ -123,7 +155,18 @@ class _PendingRayBatch:
     ref: Any  # ray.ObjectRef[PreparedBatch]
 
     def result(self) -> PreparedBatch:
-        return require_ray().get(self.ref)
+        batch = require_ray().get(self.ref)
+        # Arrays from the object store are views that pin the whole chunk's object there
+        # while any of them lives (the recent window keeps vectors and sketches for
+        # thousands of documents): copied out, the object is freed with the reference.
+        # Pinned, 20,000 documents spilled 1.4 GiB to disk through a 2 GiB store.
+        if batch.vectors is not None:
+            batch.vectors = batch.vectors.copy()
+        if isinstance(batch.features, list):
+            batch.features = [f.copy() for f in batch.features]
+        batch.sketches = [None if s is None else s.copy() for s in batch.sketches]
+        self.ref = None
+        return batch
 
     def discard(self) -> None:  # the object store frees it with the reference
         self.ref = None
@@ -176,7 +219,9 @@ class RayScorer:
         if len(jobs) < self.serial_below or not self._actors:
             return score_serial(jobs, verifier, params)
         ray = require_ray()
-        batches = score_batches(jobs, verifier, params, len(self._actors))
+        # the features the prepare actors computed travel along (through the object
+        # store): an actor that encoded the candidates again did twice the work
+        batches = score_batches(jobs, verifier, params, len(self._actors), features=True)
         refs = [
             self._actors[i % len(self._actors)].score.remote(batch)
             for i, batch in enumerate(batches)

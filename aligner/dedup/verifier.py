@@ -270,6 +270,11 @@ class Verifier:
         # its float16 sketch each time cost more than the products it is used in
         self._sketches.put(key, np.asarray(sketch, dtype=np.float32))
 
+    def features_of(self, keys: Sequence[object]) -> dict[object, np.ndarray]:
+        """The cached sentence features (float16) of those of `keys` that have them."""
+        found = ((key, self._cache.peek(key)) for key in keys)
+        return {key: value for key, value in found if isinstance(value, np.ndarray)}
+
     def sketches_of(self, keys: Sequence[object]) -> dict[object, np.ndarray]:
         found = ((key, self._sketches.peek(key)) for key in keys)
         return {key: sketch for key, sketch in found if sketch is not None}
