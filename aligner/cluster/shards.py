@@ -93,6 +93,9 @@ def train_ivf(sample: np.ndarray, nlist: int) -> bytes:
     index = faiss.index_factory(sample.shape[1], f"IVF{nlist},SQfp16", faiss.METRIC_INNER_PRODUCT)
     ivf = faiss.extract_index_ivf(index)
     ivf.cp.seed = CLUSTERING_SEED
+    # a small language gets few lists on few points: faiss would print a warning that
+    # nlist_for has already taken into account
+    ivf.cp.min_points_per_centroid = 1
     index.train(sample)
     return _dump(index)
 
