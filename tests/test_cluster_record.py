@@ -4,6 +4,7 @@ its import into the index, which then holds what the local engine's `index add` 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import faiss
@@ -65,7 +66,8 @@ def test_a_written_chunk_reads_back_as_the_documents_the_store_gets(
     seeds_dir: Path, tmp_path: Path
 ) -> None:
     encoder = load_encoder("builtin")
-    docs = read_documents([seeds_dir])
+    docs = [replace(d, date="2020-05-0" + str(i)) if i % 2 else d
+            for i, d in enumerate(read_documents([seeds_dir]))]  # fmt: skip
     batch = prepare_batch(docs, DocSpace(64), encoder, False)
     counts = record.write_chunk(tmp_path, "000000", batch)
     assert counts == {"fa": 3, "ar": 2} or sum(counts.values()) == len(docs)
@@ -77,6 +79,11 @@ def test_a_written_chunk_reads_back_as_the_documents_the_store_gets(
         got.extend(record._stored_documents(lang, table.to_pylist(), "r"))
     got.sort(key=lambda item: item[0])
     assert [doc.id for _, doc in got] == [doc.id for doc in expected]
+    dates = {}
+    for lang in counts:
+        table = shards.read_language(tmp_path / "documents", lang, ["id", "date"])
+        dates.update((row["id"], row["date"]) for row in table.to_pylist())
+    assert dates == {d.id: d.date for d in docs} and None in dates.values()
     for (_, a), b in zip(got, expected):
         assert (a.lang, a.content_hash, a.body_hash, a.title, a.sentences) == (
             b.lang, b.content_hash, b.body_hash, b.title, b.sentences

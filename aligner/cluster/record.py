@@ -6,7 +6,8 @@ The record sits in the index folder, under `record/`:
     space.npz                         the document space (projection, language centres)
     documents/lang=fa/part-000001.parquet
                                       one chunk's documents of one language: position in
-                                      the chunk, id, hashes, title, sentences, vector, sketch
+                                      the chunk, id, hashes, title, date, sentences, vector,
+                                      sketch
     ivf/fa.trained, ivf/fa.faiss      the IVF,SQfp16 index trained once, and the merged one
     shards/fa/part-000001.faiss       that index filled with one part's vectors
 
@@ -154,6 +155,7 @@ def write_chunk(folder: Path, part: str, batch: PreparedBatch) -> dict[str, int]
             "content_hash": [content_hash(batch.docs[k].doc.text) for k in ks],
             "body_hash": [batch.body_hashes[k] for k in ks],
             "title": [batch.docs[k].doc.display_title for k in ks],
+            "date": [batch.docs[k].doc.date for k in ks],  # as the input gives it, or null
             "sentences": [list(batch.docs[k].texts()) for k in ks],
             "vector": np.ascontiguousarray(batch.vectors[ks], dtype=np.float32),  # type: ignore[index]
             "sketch": [None if s is None else s.astype(np.float16).tobytes() for s in sketches],
