@@ -94,6 +94,8 @@ def ray_engine(settings: RaySettings) -> Iterator[RayEngine]:
     local Ray (shut down after, with its workers); a Ray already started in this process
     (a test session, a notebook) is used as it is and left running."""
     ray = require_ray()
+    if settings.address:
+        check_reachable(settings.address)
     started = False
     if not ray.is_initialized():
         options: dict[str, Any] = {
@@ -102,7 +104,6 @@ def ray_engine(settings: RaySettings) -> Iterator[RayEngine]:
             "configure_logging": False,
         }
         if settings.address:
-            check_reachable(settings.address)
             options["address"] = settings.address
         else:
             options["num_cpus"] = settings.local_cpus or os.cpu_count() or 1

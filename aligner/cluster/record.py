@@ -247,20 +247,29 @@ def add_to_record(
     recorders = [actor.remote(encoder) for _ in range(engine.workers)]
     pending: list[tuple[int, list[tuple[Document, str | None]], Any]] = []
 
+    saved: tuple[Any, ...] = _space_signature(space) if manifest["chunks"] else ()
+
+    def prepare(chunk: list[tuple[Document, str | None]]) -> PreparedBatch:
+        return prepare_batch([doc for doc, _ in chunk], space, encoder, False)
+
+    def recorded(number: int, chunk: list[tuple[Document, str | None]], counts: dict) -> None:
+        """A chunk whose parts are written: the space if it changed, then the manifest."""
+        nonlocal saved
+        if _space_signature(space) != saved:  # the first chunk, or a new language centre
+            save_space(folder / SPACE, space)
+            saved = _space_signature(space)
+        done.append({**_chunk_entry(chunk), "part": part_name(number), "langs": counts})
+        _write_manifest(folder, manifest)
+        stats.written += len(chunk)
+
     def finish() -> None:
         number, chunk, ref = pending.pop(0)
         counts, returned = ray.get(ref)
         if not merge_space(space, returned):
             # a language new to the record met in two chunks at once: write this one again
             # with the centre the earlier one fixed
-            counts = write_chunk(folder, part_name(number), _prepare(chunk))
-        save_space(folder / SPACE, space)
-        done.append({**_chunk_entry(chunk), "part": part_name(number), "langs": counts})
-        _write_manifest(folder, manifest)
-        stats.written += len(chunk)
-
-    def _prepare(chunk: list[tuple[Document, str | None]]) -> PreparedBatch:
-        return prepare_batch([doc for doc, _ in chunk], space, encoder, False)
+            counts = write_chunk(folder, part_name(number), prepare(chunk))
+        recorded(number, chunk, counts)
 
     try:
         with Progress("recording", input_size(inputs), show_progress) as progress:
@@ -279,11 +288,7 @@ def add_to_record(
                         )
                     stats.skipped_chunks += 1
                 elif number == 0 or not space.kind:  # the first chunk decides the space
-                    counts = write_chunk(folder, part_name(number), _prepare(chunk))
-                    save_space(folder / SPACE, space)
-                    done.append({**_chunk_entry(chunk), "part": part_name(number), "langs": counts})
-                    _write_manifest(folder, manifest)
-                    stats.written += len(chunk)
+                    recorded(number, chunk, write_chunk(folder, part_name(number), prepare(chunk)))
                 else:
                     docs = [doc for doc, _ in chunk]
                     ref = recorders[number % len(recorders)].record.remote(
@@ -303,6 +308,12 @@ def add_to_record(
     stats.languages = _language_counts(manifest)
     stats.seconds = time.monotonic() - started
     return stats
+
+
+def _space_signature(space: DocSpace) -> tuple[Any, ...]:
+    """What changes when a space must be saved again: its kind (the first chunk fixes it
+    with the projection) and the languages it has centres for (centres never change)."""
+    return (space.kind, frozenset(space.centers), frozenset(space.sentence_centers))
 
 
 def _check_ids(chunk: Sequence[tuple[Document, str | None]]) -> None:
