@@ -84,6 +84,9 @@ def test_a_written_chunk_reads_back_as_the_documents_the_store_gets(
         table = shards.read_language(tmp_path / "documents", lang, ["id", "date"])
         dates.update((row["id"], row["date"]) for row in table.to_pylist())
     assert dates == {d.id: d.date for d in docs} and None in dates.values()
+    # partitioned by language and month, the undated ones under date=none
+    months = {path.parent.name for path in (tmp_path / "documents").rglob("part-000000.parquet")}
+    assert months == {"date=2020-05", "date=none"}
     for (_, a), b in zip(got, expected):
         assert (a.lang, a.content_hash, a.body_hash, a.title, a.sentences) == (
             b.lang, b.content_hash, b.body_hash, b.title, b.sentences

@@ -239,3 +239,19 @@ def test_fill_refuses_mismatched_ids(trained: bytes) -> None:
 def test_module_imports_no_ray() -> None:
     source = Path(shards.__file__).read_text(encoding="utf-8")
     assert "import ray" not in source and "from ray" not in source
+
+
+def test_date_partitions_are_months_and_read_in_part_then_date_order(tmp_path: Path) -> None:
+    assert shards.date_partition("2020-05-01") == "2020-05"
+    assert shards.date_partition("2020/5/1") == "2020-05"
+    assert shards.date_partition("1404/05/12") == "1404-05"
+    assert shards.date_partition(None) == shards.date_partition("") == "none"
+    assert shards.date_partition("May 2020") == "other"
+    for part, date, ids in (("2", "2020-06", ["c"]), ("1", "2020-06", ["b"]),
+                            ("1", "2020-05", ["a"]), ("1", None, ["u"])):  # fmt: skip
+        write_partition(tmp_path, "fa", part, {"id": ids}, date=date)
+    assert written_parts(tmp_path) == {"fa": {"1", "2"}}
+    assert read_language(tmp_path, "fa").column("id").to_pylist() == ["u", "a", "b", "c"]
+    assert read_language(tmp_path, "fa", parts=["2"]).column("id").to_pylist() == ["c"]
+    with pytest.raises(AlignerError):
+        write_partition(tmp_path, "fa", "3", {"id": ["x"]}, date="../up")

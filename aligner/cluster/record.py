@@ -4,10 +4,10 @@ The record sits in the index folder, under `record/`:
 
     record.json                       what it holds: encoder, chunk size, the chunks written
     space.npz                         the document space (projection, language centres)
-    documents/lang=fa/part-000001.parquet
-                                      one chunk's documents of one language: position in
-                                      the chunk, id, hashes, title, date, sentences, vector,
-                                      sketch
+    documents/lang=fa/date=2020-05/part-000001.parquet
+                                      one chunk's documents of one language and month
+                                      (date=none: undated): position in the chunk, id,
+                                      hashes, title, date, sentences, vector, sketch
     ivf/fa.trained, ivf/fa.faiss      the IVF,SQfp16 index trained once, and the merged one
     shards/fa/part-000001.faiss       that index filled with one part's vectors
 
@@ -35,6 +35,7 @@ from typing import Any
 
 import faiss
 import numpy as np
+import pyarrow as pa
 
 from aligner.cluster import shards
 from aligner.cluster.engine import RayEngine, require_ray
@@ -142,27 +143,35 @@ def part_name(chunk_number: int) -> str:
 
 
 def write_chunk(folder: Path, part: str, batch: PreparedBatch) -> dict[str, int]:
-    """The prepared chunk's documents as one Parquet part per language; their counts."""
-    by_lang: dict[str, list[int]] = {}
+    """The prepared chunk's documents as Parquet parts, one per language and month of
+    their dates (`shards.date_partition`: "none" for undated ones); their counts by
+    language."""
+    groups: dict[tuple[str, str], list[int]] = {}
     for k, doc in enumerate(batch.docs):
-        by_lang.setdefault(doc.lang, []).append(k)
+        groups.setdefault((doc.lang, shards.date_partition(doc.doc.date)), []).append(k)
     assert batch.vectors is not None or not batch.docs
-    for lang, ks in by_lang.items():
+    counts: dict[str, int] = {}
+    for (lang, month), ks in sorted(groups.items()):
         sketches = [batch.sketches[k] if batch.sketches else None for k in ks]
         rows = {
             "position": np.array(ks, dtype=np.int64),
             "id": [batch.docs[k].id for k in ks],
             "content_hash": [content_hash(batch.docs[k].doc.text) for k in ks],
             "body_hash": [batch.body_hashes[k] for k in ks],
-            "title": [batch.docs[k].doc.display_title for k in ks],
-            "date": [batch.docs[k].doc.date for k in ks],  # as the input gives it, or null
-            "sentences": [list(batch.docs[k].texts()) for k in ks],
+            # typed: a part may hold only nulls of a column, and every part has one schema
+            "title": pa.array([batch.docs[k].doc.display_title for k in ks], pa.string()),
+            "date": pa.array([batch.docs[k].doc.date for k in ks], pa.string()),  # as given
+            "sentences": pa.array([list(batch.docs[k].texts()) for k in ks], pa.list_(pa.string())),
             "vector": np.ascontiguousarray(batch.vectors[ks], dtype=np.float32),  # type: ignore[index]
-            "sketch": [None if s is None else s.astype(np.float16).tobytes() for s in sketches],
+            "sketch": pa.array(
+                [None if s is None else s.astype(np.float16).tobytes() for s in sketches],
+                pa.binary(),
+            ),
             "sketch_rows": [0 if s is None else len(s) for s in sketches],
         }
-        shards.write_partition(folder / "documents", lang, part, rows)
-    return {lang: len(ks) for lang, ks in by_lang.items()}
+        shards.write_partition(folder / "documents", lang, part, rows, date=month)
+        counts[lang] = counts.get(lang, 0) + len(ks)
+    return counts
 
 
 def _centres_only(space: DocSpace) -> DocSpace:

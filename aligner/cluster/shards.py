@@ -7,9 +7,10 @@ used because its inverted lists can be merged (HNSW graphs cannot), and a merge 
 exactly the index that adding every vector in one go would, since every shard shares the
 trained centroids and lists are appended in shard order.
 
-The document rows are Parquet files partitioned by language, `lang=<lang>/part-<part>.parquet`,
-each written to a temporary name and renamed, so a rerun after a crash finds only whole
-parts (`written_parts`) and redoes only the missing ones.
+The document rows are Parquet files partitioned by language, and by month where the
+caller gives dates: `lang=<lang>[/date=<YYYY-MM>]/part-<part>.parquet`, each written to a
+temporary name and renamed, so a rerun after a crash finds only whole parts
+(`written_parts`) and redoes only the missing ones.
 
 Pure functions on bytes, arrays and paths: Ray tasks call them, this module imports no Ray.
 """
@@ -40,6 +41,8 @@ CLUSTERING_SEED = 1234
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 _PART_FILE = re.compile(r"part-([A-Za-z0-9_-]+)\.parquet")
 _LANG_DIR = re.compile(r"lang=([A-Za-z0-9_-]+)")
+_DATE_DIR = re.compile(r"date=([A-Za-z0-9_-]+)")
+_YEAR_MONTH = re.compile(r"(\d{4})[-/.](\d{1,2})(?!\d)")
 
 
 def nlist_for(count: int) -> int:
@@ -168,8 +171,11 @@ def _safe(name: str, what: str) -> str:
     return name
 
 
-def _column(values: list | np.ndarray) -> pa.Array:
-    """A Parquet column: a 2-D numpy array becomes a fixed-size list per row (a vector)."""
+def _column(values: list | np.ndarray | pa.Array) -> pa.Array:
+    """A Parquet column: a 2-D numpy array becomes a fixed-size list per row (a vector); an
+    Arrow array (a typed column that may hold only nulls) is taken as it is."""
+    if isinstance(values, pa.Array):
+        return values
     if isinstance(values, np.ndarray) and values.ndim == 2:
         flat = pa.array(np.ascontiguousarray(values).reshape(-1))
         return pa.FixedSizeListArray.from_arrays(flat, values.shape[1])
@@ -180,10 +186,21 @@ def _partition(folder: Path, lang: str) -> Path:
     return folder / f"lang={_safe(lang, 'language')}"
 
 
-def write_partition(folder: Path, lang: str, part: str, rows: dict[str, list | np.ndarray]) -> Path:
+def write_partition(
+    folder: Path,
+    lang: str,
+    part: str,
+    rows: dict[str, list | np.ndarray | pa.Array],
+    date: str | None = None,
+) -> Path:
     """Write `rows` (column name -> values, all the same length) to
-    `folder/lang=<lang>/part-<part>.parquet` atomically, and return that path."""
-    path = _partition(folder, lang) / f"part-{_safe(part, 'part name')}.parquet"
+    `folder/lang=<lang>/part-<part>.parquet`, or with `date` (a partition value such as
+    "2020-05", see `date_partition`) `folder/lang=<lang>/date=<date>/part-<part>.parquet`,
+    atomically, and return that path."""
+    partition = _partition(folder, lang)
+    if date is not None:
+        partition = partition / f"date={_safe(date, 'date partition')}"
+    path = partition / f"part-{_safe(part, 'part name')}.parquet"
     lengths = {name: len(values) for name, values in rows.items()}
     if not rows:
         raise AlignerError(f"no columns to write to {path}")
@@ -199,9 +216,36 @@ def write_partition(folder: Path, lang: str, part: str, rows: dict[str, list | n
     return path
 
 
+def date_partition(date: str | None) -> str:
+    """The month partition of a document's date as the input gives it: "2020-05" for
+    "2020-05-01" or "2020/5/1" (any calendar: "1404-05" for "1404/05/12"), "none" where
+    there is none, "other" where it does not start with a year and a month."""
+    if not date:
+        return "none"
+    match = _YEAR_MONTH.match(date.strip())
+    return f"{match.group(1)}-{int(match.group(2)):02d}" if match else "other"
+
+
+def _part_files(folder: Path, lang: str) -> dict[str, list[Path]]:
+    """Per part of `lang`, its files: the undated one first, then one per date partition
+    in the partitions' order. Temporary files (a write that never finished) and other
+    names are not parts."""
+    root = _partition(folder, lang)
+    found: dict[str, list[Path]] = {}
+    if not root.is_dir():
+        return found
+    dated = sorted(d for d in root.iterdir() if _DATE_DIR.fullmatch(d.name) and d.is_dir())
+    places = [root, *dated]
+    for place in places:
+        for path in sorted(place.iterdir()):
+            match = _PART_FILE.fullmatch(path.name)
+            if match and path.is_file():
+                found.setdefault(match.group(1), []).append(path)
+    return found
+
+
 def written_parts(folder: Path) -> dict[str, set[str]]:
-    """Per language, the parts already written under `folder`, so that a rerun skips them.
-    Temporary files (a write that never finished) and other names are not parts."""
+    """Per language, the parts already written under `folder`, so that a rerun skips them."""
     found: dict[str, set[str]] = {}
     if not folder.is_dir():
         return found
@@ -209,11 +253,7 @@ def written_parts(folder: Path) -> dict[str, set[str]]:
         lang = _LANG_DIR.fullmatch(lang_dir.name)
         if lang is None or not lang_dir.is_dir():
             continue
-        parts = {
-            match.group(1)
-            for path in lang_dir.iterdir()
-            if (match := _PART_FILE.fullmatch(path.name)) and path.is_file()
-        }
+        parts = set(_part_files(folder, lang.group(1)))
         if parts:
             found[lang.group(1)] = parts
     return found
@@ -223,20 +263,19 @@ def read_language(
     folder: Path, lang: str, columns: list[str] | None = None, parts: Sequence[str] | None = None
 ) -> pa.Table:
     """All parts of `lang` (or those named in `parts`) as one table, ordered by part name,
-    then by row within a part (name parts so that they sort: zero-padded numbers)."""
-    written = written_parts(folder).get(_safe(lang, "language"), set())
+    then by date partition, then by row (name parts so that they sort: zero-padded
+    numbers)."""
+    files = _part_files(folder, _safe(lang, "language"))
     if parts is not None:
-        missing = [part for part in parts if part not in written]
+        missing = [part for part in parts if part not in files]
         if missing:
             raise AlignerError(f"part {missing[0]!r} of {lang!r} is missing in {folder}")
-        written = set(parts)
-    parts = sorted(written)
-    if not parts:
+        files = {part: files[part] for part in parts}
+    if not files:
         raise AlignerError(f"no parts written for language {lang!r} in {folder}")
-    partition = _partition(folder, lang)
     try:
         tables = [
-            pq.read_table(partition / f"part-{part}.parquet", columns=columns) for part in parts
+            pq.read_table(path, columns=columns) for part in sorted(files) for path in files[part]
         ]
         return pa.concat_tables(tables)
     except (pa.ArrowException, OSError) as error:
