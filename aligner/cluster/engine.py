@@ -43,6 +43,10 @@ from aligner.types import Document
 LOCAL_OBJECT_STORE_BYTES = 2 * 1024**3
 
 
+# a verifying actor's cache of sentence features (the driver's verifier keeps 1 GiB)
+ACTOR_FEATURE_CACHE_BYTES = 128 * 1024**2
+
+
 def local_object_store_bytes() -> int:
     """LOCAL_OBJECT_STORE_BYTES, or 30% of a smaller machine's memory."""
     try:
@@ -199,7 +203,8 @@ class _Verifier:
 
     def __init__(self, encoder: Encoder, params: AlignParams) -> None:
         init_worker()
-        self.verifier = Verifier(encoder, {}, params)
+        # the batches bring their documents' features: a small cache is enough
+        self.verifier = Verifier(encoder, {}, params, cache_bytes=ACTOR_FEATURE_CACHE_BYTES)
 
     def score(self, batch: Any) -> tuple[list[list[float]], int, int]:
         return score_batch(self.verifier, batch)
