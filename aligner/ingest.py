@@ -183,11 +183,8 @@ def take_features(shared: SharedFeatures) -> list[np.ndarray]:
         block.unlink()
 
 
-def lookup_chunk(
-    chunk: Sequence[tuple[Document, str | None]], store: ArchiveStore, run: str | None
-) -> list[ChunkItem]:
-    """Chunk items with their content hash and stored version, checking for ids repeated
-    in the input (see `prepare_chunk`)."""
+def check_unique_ids(chunk: Sequence[tuple[Document, str | None]]) -> None:
+    """Refuse a chunk that holds one document id twice."""
     seen: dict[str, str] = {}
     for doc, _ in chunk:
         if doc.id in seen:
@@ -195,6 +192,14 @@ def lookup_chunk(
                 f"{doc.origin}: duplicate document id {doc.id!r} (first seen at {seen[doc.id]})"
             )
         seen[doc.id] = doc.origin
+
+
+def lookup_chunk(
+    chunk: Sequence[tuple[Document, str | None]], store: ArchiveStore, run: str | None
+) -> list[ChunkItem]:
+    """Chunk items with their content hash and stored version, checking for ids repeated
+    in the input (see `prepare_chunk`)."""
+    check_unique_ids(chunk)
     existing = store.lookup_ids([doc.id for doc, _ in chunk])
     items = []
     for doc, line in chunk:

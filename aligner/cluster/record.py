@@ -44,6 +44,7 @@ from aligner.encoders.base import Encoder
 from aligner.errors import AlignerError, IndexError_, InputError
 from aligner.ingest import (
     PreparedBatch,
+    check_unique_ids,
     content_hash,
     first_chunk,
     merge_space,
@@ -200,13 +201,19 @@ class _Recorder:
 def _fill_shard(folder: str, lang: str, part: str, trained: bytes, start: int) -> int:
     """A task: the part's vectors of `lang` into a copy of the trained index, as ids from
     `start` (the row of the language's first document of the part)."""
-    table = shards.read_language(Path(folder) / "documents", lang, ["vector"], parts=[part])
-    vectors = np.asarray(table.column("vector").combine_chunks().flatten(), dtype=np.float32)
-    vectors = vectors.reshape(table.num_rows, -1)
-    ids = np.arange(start, start + table.num_rows, dtype=np.int64)
+    vectors = part_vectors(Path(folder), lang, part)
+    ids = np.arange(start, start + len(vectors), dtype=np.int64)
     data = shards.fill_shard(trained, vectors, ids)
     shards.write_atomic(_shard_path(Path(folder), lang, part), data)
-    return table.num_rows
+    return len(vectors)
+
+
+def part_vectors(folder: Path, lang: str, part: str) -> np.ndarray:
+    """The document vectors of one part of a language, [rows, dim] float32, in the order
+    the shard of that part gives them ids."""
+    table = shards.read_language(folder / "documents", lang, ["vector"], parts=[part])
+    vectors = np.asarray(table.column("vector").combine_chunks().flatten(), np.float32)
+    return vectors.reshape(table.num_rows, -1)
 
 
 def _shard_path(folder: Path, lang: str, part: str) -> Path:
@@ -285,7 +292,7 @@ def add_to_record(
             # the chunks of a first run, whatever this one finds recorded
             chunks = read_chunks(inputs, first_chunk(DocSpace(doc_dim), chunk_size))
             for number, (chunk, nbytes) in enumerate(chunks):
-                _check_ids(chunk)
+                check_unique_ids(chunk)
                 stats.documents += len(chunk)
                 if number < len(done):
                     if {k: done[number][k] for k in ("count", "first", "last")} != _chunk_entry(
@@ -323,16 +330,6 @@ def _space_signature(space: DocSpace) -> tuple[Any, ...]:
     """What changes when a space must be saved again: its kind (the first chunk fixes it
     with the projection) and the languages it has centres for (centres never change)."""
     return (space.kind, frozenset(space.centers), frozenset(space.sentence_centers))
-
-
-def _check_ids(chunk: Sequence[tuple[Document, str | None]]) -> None:
-    seen: dict[str, str] = {}
-    for doc, _ in chunk:
-        if doc.id in seen:
-            raise InputError(
-                f"{doc.origin}: duplicate document id {doc.id!r} (first seen at {seen[doc.id]})"
-            )
-        seen[doc.id] = doc.origin
 
 
 def _language_counts(manifest: dict[str, Any]) -> dict[str, int]:
@@ -376,10 +373,8 @@ def _sample(folder: Path, lang: str, parts: list[tuple[str, int]], size: int) ->
     """The first `size` vectors of the language, in part order."""
     out, have = [], 0
     for part, _ in parts:
-        table = shards.read_language(folder / "documents", lang, ["vector"], parts=[part])
-        vectors = np.asarray(table.column("vector").combine_chunks().flatten(), np.float32)
-        out.append(vectors.reshape(table.num_rows, -1))
-        have += table.num_rows
+        out.append(part_vectors(folder, lang, part))
+        have += len(out[-1])
         if have >= size:
             break
     return np.ascontiguousarray(np.concatenate(out)[:size])
