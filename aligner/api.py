@@ -339,28 +339,76 @@ def dedup_archive(
     """`aligner dedup`: cluster the inputs against the index in `folder` (a temporary one,
     removed after, when None), writing clusters.tsv rows to `clusters`; with `keep` (a
     context manager giving a text handle, opened only once the clusters are written), one
-    canonical document per cluster as JSONL; with `cluster`, chunks are prepared and pairs
-    verified on a Ray cluster's actors, with the same clusters. Returns
-    (`dedup.DedupStats`, documents kept)."""
+    canonical document per cluster as JSONL; with `cluster`, over the folder's distributed
+    record on a Ray cluster (`dedup_record`). Returns (`dedup.DedupStats`, documents
+    kept)."""
     import tempfile
 
     from aligner import dedup as archive_dedup
 
     options = options or ArchiveOptions()
     model = _as_encoder(encoder or "builtin")
+    if cluster is not None:
+        return dedup_record(inputs, clusters, folder, model, params, options, keep,
+                            show_progress, cluster)  # fmt: skip
     with (
         tempfile.TemporaryDirectory(prefix="aligner-dedup-") as temp,
         open_archive(folder or Path(temp) / "index", model, options) as store,
-        archive_engine(cluster) as engine,
     ):
         stats = archive_dedup.dedup(
             list(inputs), store, model, clusters, params, show_progress=show_progress,
-            cache_every_s=options.cache_every_s, engine=engine,
+            cache_every_s=options.cache_every_s,
         )  # fmt: skip
         kept = None
         if keep is not None:
             with keep() as handle:
-                kept = archive_dedup.write_kept(list(inputs), store, handle, show_progress)
+                kept = archive_dedup.write_kept(
+                    list(inputs), archive_dedup.canonical_in(store), handle, show_progress
+                )
+    return stats, kept
+
+
+def dedup_record(
+    inputs: Sequence[str | Path],
+    clusters: IO[str],
+    folder: str | Path | None,
+    encoder: Encoder,
+    params: DedupParams | None,
+    options: ArchiveOptions,
+    keep: Callable[[], Any] | None,
+    show_progress: bool,
+    cluster: RaySettings,
+) -> tuple[Any, int | None]:
+    """`dedup --engine ray`: the inputs written into the distributed record of `folder` (a
+    temporary one when None; `cluster.record`), then decided over it (`cluster.decide`)."""
+    import tempfile
+
+    from aligner import dedup as archive_dedup
+    from aligner.cluster.decide import canonical_by_position, decide_record
+    from aligner.cluster.record import add_to_record
+    from aligner.docvec import doc_dim_for
+    from aligner.store import check_folder
+
+    params = params or DedupParams()
+    with tempfile.TemporaryDirectory(prefix="aligner-dedup-") as temp:
+        folder = folder or Path(temp) / "index"
+        check_folder(folder, encoder.identity)  # before any work: not someone else's folder
+        doc_dim = doc_dim_for(encoder, options.doc_dim)
+        with archive_engine(cluster) as engine:
+            recorded = add_to_record(
+                inputs, folder, encoder, engine, doc_dim, params.chunk_size, show_progress
+            )
+            stats, decisions = decide_record(
+                folder, recorded.documents, encoder, engine, clusters, params, AlignParams(),
+                show_progress,
+            )  # fmt: skip
+        stats.seconds += recorded.seconds
+        kept = None
+        if keep is not None:
+            with keep() as handle:
+                kept = archive_dedup.write_kept(
+                    list(inputs), canonical_by_position(decisions), handle, show_progress
+                )
     return stats, kept
 
 

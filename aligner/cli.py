@@ -848,8 +848,9 @@ def engine_options(command: F) -> F:
     )(command)  # fmt: skip
     command = click.option(
         "--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-        help="Run the parallel stages (preparing, embedding, verifying) in this machine's "
-        "processes, or as Ray actors (pip install 'aligner[ray]'); the results are the same.",
+        help="Run in this machine's processes, or on Ray (pip install 'aligner[ray]'): "
+        "documents are written into INDEX/record (Parquet, IVF shards) by actors, and dedup "
+        "decides over that record in actors (docs/scale.md).",
     )(command)  # fmt: skip
     return command
 
@@ -1098,7 +1099,8 @@ def _query_path(query: str) -> Path | None:
 @click.option(
     "--index", "index_dir", default=None,
     help="Deduplicate against this index and add the documents to it (default: a "
-    "temporary index, removed at the end).",
+    "temporary index, removed at the end). With --engine ray: its record, which the input "
+    "extends at the end (a rerun decides again, skipping what is recorded).",
 )  # fmt: skip
 @click.option(
     "--duplicate-score", type=click.FloatRange(0.0, 1.0), default=None,

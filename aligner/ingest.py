@@ -10,7 +10,6 @@ archive, or rerunning an interrupted `index add`, is cheap and changes nothing.
 from __future__ import annotations
 
 import collections
-import contextlib
 import hashlib
 import itertools
 import os
@@ -277,18 +276,6 @@ class PrepareWorkers(Protocol):
     def close(self) -> None: ...
 
 
-class Engine(Protocol):
-    """Where an archive command's parallel stages run: this machine's processes (no
-    engine) or a cluster's actors (`aligner.cluster.engine.RayEngine`)."""
-
-    name: str
-
-    def prepare_workers(self, encoder: Encoder) -> PrepareWorkers: ...
-
-    def scorer(self, encoder: Encoder, params: Any) -> Any:
-        """dedup's pair scorer (a `dedup.scoring.Scorer` with `close`)."""
-
-
 def prepare_chunks(
     chunks: Iterable[tuple[list[tuple[Document, str | None]], int]],
     store: ArchiveStore,
@@ -482,23 +469,18 @@ def add_documents(
     show_progress: bool = True,
     cache_every_s: float = 120.0,
     workers: int = 2,
-    engine: Engine | None = None,
 ) -> IngestStats:
     """`aligner index add`: stream the inputs into the store, one transaction per chunk
-    (the next chunks prepared in `workers` processes, or on `engine`'s workers, see
-    `prepare_chunks`)."""
+    (the next chunks prepared in `workers` processes, see `prepare_chunks`)."""
     stats = IngestStats()
     space = store.doc_space()
     run = new_run_id()
-    pool = engine.prepare_workers(encoder) if engine is not None else None
     with (
         Progress("indexing", input_size(inputs), show_progress) as progress,
         fewer_collections(),
-        contextlib.closing(pool) if pool is not None else contextlib.nullcontext(),
     ):
         chunks = read_chunks(inputs, first_chunk(space, chunk_size))
-        ahead = pool if pool is not None else workers
-        for items, nbytes in prepare_chunks(chunks, store, encoder, space, run, workers=ahead):
+        for items, nbytes in prepare_chunks(chunks, store, encoder, space, run, workers=workers):
             counts = store.commit(
                 [stored_document(i, run=run) for i in items if i.changed], space=space
             )

@@ -1,31 +1,24 @@
-"""`--engine ray`: the archive's stages as Ray actors give the local engine's results.
-
-The stage functions are tested as plain functions first (no Ray); the tests marked `ray`
-share one local Ray (the `ray_cluster` fixture) and stay small: on 2 cores Ray only adds
-overhead."""
+"""`--engine ray`: its options, errors and how Ray is reached; batched verification as
+plain functions. The commands on a local Ray: test_cluster_record.py (index add) and
+test_cluster_decide.py (dedup)."""
 
 from __future__ import annotations
 
-import functools
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from aligner import api
 from aligner.cli import main
 from aligner.cluster import engine as ray_engine_module
-from aligner.cluster.engine import RayScorer, RaySettings, _Preparer, _Verifier
 from aligner.dedup import DedupParams
-from aligner.dedup.scoring import gather_scores, score_batches, score_serial
-from aligner.dedup.verifier import Verifier, doc_key
-from aligner.docvec import DocSpace
+from aligner.dedup.scoring import gather_scores, score_batch, score_batches, score_serial
+from aligner.dedup.verifier import Verifier
 from aligner.encoders import load_encoder
 from aligner.errors import AlignerError
-from aligner.ingest import prepare_batch
 from aligner.readers import read_documents
-from tests.test_index_incremental import CHUNK, DIM, FIRST, make_archive, snapshot
+from tests.test_index_incremental import CHUNK, FIRST, make_archive
 
 
 @pytest.fixture(scope="module")
@@ -35,38 +28,11 @@ def archive(seeds_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def run_dedup(archive: Path, folder: Path, cluster: RaySettings | None) -> str:
-    out = folder.with_suffix(".tsv")
-    params = DedupParams(chunk_size=CHUNK)
-    options = api.ArchiveOptions(doc_dim=DIM)
-    with open(out, "w", encoding="utf-8") as handle:
-        api.dedup_archive([archive], handle, folder, "builtin", params, options, None, False,
-                          cluster)  # fmt: skip
-    return out.read_text(encoding="utf-8")
-
-
 # ---------------------------------------------------------------- the stages, without Ray
 
 
-def _prime_nothing(verifier: Verifier, docs: list) -> None:
-    """In place of `Verifier.prime`: fails where a document's features would be encoded."""
-    keys = [doc_key(d) for d in docs if d.sentences]
-    assert len(verifier.features_of(keys)) == len(keys), "a worker encoded sentences"
-
-
-def test_preparing_actor_is_prepare_batch(seeds_dir: Path) -> None:
-    encoder = load_encoder("builtin")
-    docs = read_documents([seeds_dir])
-    space = DocSpace(dim=encoder.dim)
-    expected = prepare_batch(docs, DocSpace(dim=encoder.dim), encoder, True)
-    got = _Preparer(encoder).prepare(docs, space, True)
-    assert [d.id for d in got.docs] == [d.id for d in expected.docs]
-    assert got.body_hashes == expected.body_hashes
-    assert (got.vectors == expected.vectors).all()
-
-
 def test_verifying_in_batches_gives_the_serial_scores(seeds_dir: Path) -> None:
-    """What the verifying actors run (`score_batches`, `score_batch`, `gather_scores`) on
+    """What the verifying workers run (`score_batches`, `score_batch`, `gather_scores`) on
     their own verifiers gives `score_serial`'s scores and counts."""
     from aligner.alignment import AlignParams
     from aligner.prepare import prepare_document
@@ -80,22 +46,12 @@ def test_verifying_in_batches_gives_the_serial_scores(seeds_dir: Path) -> None:
     expected = score_serial(jobs, serial, params)
     assert any(score > 0 for scores in expected for score in scores)
     driver = Verifier(encoder, {}, AlignParams())
-    workers = [_Verifier(encoder, AlignParams()) for _ in range(2)]
+    workers = [Verifier(encoder, {}, AlignParams()) for _ in range(2)]
     batches = score_batches(jobs, driver, params, len(workers))
-    assert len(batches) > 1 and not any(batch[4] for batch in batches)
-    results = [workers[i % 2].score(batch) for i, batch in enumerate(batches)]
+    assert len(batches) > 1
+    results = [score_batch(workers[i % 2], batch) for i, batch in enumerate(batches)]
     assert gather_scores(results, driver) == expected
     assert (driver.calls, driver.screened) == (serial.calls, serial.screened)
-    # with the driver's sentence features sent along (as RayScorer does): the same scores,
-    # and the workers encode nothing
-    driver.prime(docs)
-    batches = score_batches(jobs, driver, params, len(workers), features=True)
-    assert all(batch[4] for batch in batches)
-    fresh = [_Verifier(encoder, AlignParams()) for _ in range(2)]
-    for worker in fresh:
-        worker.verifier.prime = functools.partial(_prime_nothing, worker.verifier)
-    results = [fresh[i % 2].score(batch) for i, batch in enumerate(batches)]
-    assert gather_scores(results, Verifier(encoder, {}, AlignParams())) == expected
 
 
 def test_engine_options_need_engine_ray(archive: Path, tmp_path: Path) -> None:
@@ -146,19 +102,3 @@ def test_an_unreachable_address_fails_at_once_in_one_line(archive: Path, tmp_pat
     assert len(result.output.strip().splitlines()) == 1 and not out.exists()
     result = CliRunner().invoke(main, [*args, "--ray-address", "headnode"])
     assert result.exit_code == 1 and "expected host:port" in result.output
-
-
-# ---------------------------------------------------------------- on a local Ray
-
-
-@pytest.mark.ray
-def test_dedup_on_ray_gives_the_local_clusters(
-    ray_cluster, archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(RayScorer, "serial_below", 1)  # every chunk's pairs go to the actors
-    local = run_dedup(archive, tmp_path / "local", None)
-    on_ray = run_dedup(archive, tmp_path / "ray", RaySettings(workers=1))
-    assert "\tduplicate\t" in local
-    assert on_ray == local
-    assert snapshot(tmp_path / "ray")["docs"] == snapshot(tmp_path / "local")["docs"]
-    assert ray_cluster.is_initialized()  # a Ray it did not start is left running

@@ -38,7 +38,7 @@ import numpy as np
 import pyarrow as pa
 
 from aligner.cluster import shards
-from aligner.cluster.engine import RayEngine, require_ray
+from aligner.cluster.engine import RayEngine, kill_actors, require_ray
 from aligner.docvec import DocSpace
 from aligner.encoders.base import Encoder
 from aligner.errors import AlignerError, IndexError_, InputError
@@ -317,8 +317,7 @@ def add_to_record(
             while pending:
                 finish()
     finally:
-        for recorder in recorders:
-            ray.kill(recorder)
+        kill_actors(recorders)
     stats.shards = build_indexes(folder, manifest)
     _write_manifest(folder, manifest)
     stats.languages = _language_counts(manifest)

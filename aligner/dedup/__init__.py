@@ -24,9 +24,9 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from aligner.alignment import AlignParams
 from aligner.dedup.candidates import RecentItem
@@ -46,8 +46,6 @@ from aligner.dedup.scoring import PoolScorer, Scorer, score_serial
 from aligner.dedup.verifier import SCREEN_Z, Verifier, doc_key
 from aligner.encoders.base import Encoder
 from aligner.ingest import (
-    Engine,
-    PrepareWorkers,
     first_chunk,
     new_run_id,
     prepare_chunks,
@@ -64,6 +62,7 @@ from aligner.runtime import (
     single_threaded_faiss,
 )
 from aligner.store import ArchiveStore
+from aligner.types import Document
 
 
 def dedup(
@@ -75,12 +74,9 @@ def dedup(
     align_params: AlignParams | None = None,
     show_progress: bool = True,
     cache_every_s: float = 120.0,
-    engine: Engine | None = None,
 ) -> DedupStats:
     """Deduplicate the inputs against the store and each other; write one clusters.tsv row
-    per input document to `out`; store every document with its assignment. With `engine`
-    (`--engine ray`) chunks are prepared and pairs verified on its workers; the decisions
-    are the same."""
+    per input document to `out`; store every document with its assignment."""
     params = params or DedupParams()
     writer = csv.writer(out, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(CLUSTER_COLUMNS)
@@ -89,12 +85,7 @@ def dedup(
     align_params = align_params or AlignParams()
     # one dict of sentence-encoder centres for document vectors and verification alike
     verifier = Verifier(encoder, space.sentence_centers, align_params)
-    if engine is not None:
-        pool: Any = engine.scorer(encoder, align_params)
-        ahead: int | PrepareWorkers = engine.prepare_workers(encoder)
-    else:
-        pool = PoolScorer(params.workers, encoder, align_params) if params.workers > 1 else None
-        ahead = params.prepare_workers
+    pool = PoolScorer(params.workers, encoder, align_params) if params.workers > 1 else None
     window: RecentWindow[RecentItem] = RecentWindow(params.recent_docs)
     scorer: Scorer = pool or score_serial
     run = new_run_id()
@@ -109,10 +100,11 @@ def dedup(
         Progress("dedup", input_size(inputs), show_progress) as progress,
         contextlib.closing(pool) if pool else contextlib.nullcontext(),
         contextlib.closing(index) if index else contextlib.nullcontext(),
-        contextlib.closing(ahead) if not isinstance(ahead, int) else contextlib.nullcontext(),
     ):
         chunks = read_chunks(inputs, first_chunk(space, params.chunk_size))
-        prepared = prepare_chunks(chunks, store, encoder, space, run, verifier.additive, ahead)
+        prepared = prepare_chunks(
+            chunks, store, encoder, space, run, verifier.additive, params.prepare_workers
+        )
         for items, nbytes in prepared:
             for item in items:  # the features embedding computed: verification reuses them
                 if item.features is not None and item.prepared is not None:
@@ -155,23 +147,41 @@ def dedup(
 
 
 def write_kept(
-    inputs: Sequence[str | Path], store: ArchiveStore, out: IO[str], show_progress: bool = True
+    inputs: Sequence[str | Path],
+    is_kept: Callable[[Sequence[Document], int], list[bool]],
+    out: IO[str],
+    show_progress: bool = True,
 ) -> int:
     """Write the inputs' canonical documents (one per cluster) as JSONL: a JSONL input
-    line is copied as it was, so every field of the record is kept byte for byte."""
-    kept = 0
+    line is copied as it was, so every field of the record is kept byte for byte.
+    `is_kept(docs, start)`: which of the documents from input position `start` on are
+    canonical (`canonical_in(store)`, `cluster.decide.canonical_by_position`)."""
+    kept, position = 0, 0
     with Progress("writing kept", input_size(inputs), show_progress) as progress:
         for chunk, nbytes in read_chunks(inputs, 1000):
             progress.advance(nbytes, len(chunk))
-            found = store.lookup_ids([doc.id for doc, _ in chunk])
-            for doc, line in chunk:
-                row = found.get(doc.id)
-                if row is not None and (row.role or CANONICAL) == CANONICAL:
+            flags = is_kept([doc for doc, _ in chunk], position)
+            position += len(chunk)
+            for (doc, line), keep in zip(chunk, flags):
+                if keep:
                     out.write(
                         (line or json.dumps(document_to_record(doc), ensure_ascii=False)) + "\n"
                     )
                     kept += 1
     return kept
+
+
+def canonical_in(store: ArchiveStore) -> Callable[[Sequence[Document], int], list[bool]]:
+    """For `write_kept`: the documents that `store` holds as canonical."""
+
+    def is_kept(docs: Sequence[Document], start: int) -> list[bool]:
+        found = store.lookup_ids([doc.id for doc in docs])
+        return [
+            (row := found.get(doc.id)) is not None and (row.role or CANONICAL) == CANONICAL
+            for doc in docs
+        ]
+
+    return is_kept
 
 
 __all__ = [
@@ -184,6 +194,7 @@ __all__ = [
     "Assignment",
     "DedupParams",
     "DedupStats",
+    "canonical_in",
     "dedup",
     "write_kept",
 ]

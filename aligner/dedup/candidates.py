@@ -33,12 +33,14 @@ class Pending:
 class Earlier:
     """An earlier document, and where it is: one of the chunk's pending documents (CHUNK,
     by its index among them), a recent one with its decision (RECENT), or a stored row
-    (STORED)."""
+    (STORED). Over a distributed record (`cluster.decide`) a recent or older one is known
+    by its `position` in the input."""
 
     where: str
     chunk: int = -1
     assignment: Assignment | None = None
     row: DocumentRow | None = None
+    position: int = -1
 
 
 @dataclass(frozen=True, slots=True)

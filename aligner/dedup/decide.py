@@ -184,18 +184,27 @@ def _choose(
     pending: list[Pending],
     decided: list[Assignment | None],
 ) -> Assignment | None:
-    """The best accepted candidate (scored above 0): a same-language near copy first, then
-    a translation."""
+    best = best_accepted(plan, scores)
+    if best is None:
+        return None
+    candidate, score, role = best
+    cluster, matched = _cluster_of(candidate.earlier, pending, decided)
+    return Assignment(p.item.doc.id, cluster, p.doc.lang, role, round(score, 4), matched)
+
+
+def best_accepted(
+    plan: list[Candidate], scores: list[float]
+) -> tuple[Candidate, float, str] | None:
+    """The best accepted candidate (scored above 0) with its score and the role it gives:
+    a same-language near copy first, then a translation."""
     for same, role in ((True, DUPLICATE), (False, TRANSLATION)):
         best = max(
             ((score, c) for c, score in zip(plan, scores) if c.same_lang == same),
             key=lambda pair: pair[0],
             default=None,
         )
-        if best is None or best[0] <= 0.0:
-            continue
-        cluster, matched = _cluster_of(best[1].earlier, pending, decided)
-        return Assignment(p.item.doc.id, cluster, p.doc.lang, role, round(best[0], 4), matched)
+        if best is not None and best[0] > 0.0:
+            return best[1], best[0], role
     return None
 
 

@@ -77,36 +77,29 @@ ScoreBatch = tuple[
     dict[tuple[str, str], Background],  # window backgrounds
     dict[tuple[str, str], Background],  # sketch backgrounds
     dict[object, np.ndarray],  # the batch documents' sketches, by `_key`
-    dict[object, np.ndarray],  # their sentence features, where they travel along
     Jobs,
     DedupParams,
 ]
 
 
 def score_batch(worker: Verifier, batch: ScoreBatch) -> tuple[list[list[float]], int, int]:
-    """`score_serial` of a batch in a worker's own verifier (a process of `PoolScorer`, an
-    actor on a Ray cluster): its scores, and the verifier calls and screened pairs it
-    added."""
-    centers, backgrounds, sketch_backgrounds, sketches, features, jobs, params = batch
+    """`score_serial` of a batch in a worker's own verifier (a process of `PoolScorer`):
+    its scores, and the verifier calls and screened pairs it added."""
+    centers, backgrounds, sketch_backgrounds, sketches, jobs, params = batch
     worker.centers, worker.backgrounds = centers, backgrounds
     worker.sketch_backgrounds = sketch_backgrounds
-    # copies: a batch from Ray's object store is read in place, and an array kept from it
-    # (the verifier's caches outlive the batch) would pin the whole batch there
     for key, sketch in sketches.items():
-        worker.remember_sketch(key, np.array(sketch, dtype=np.float32))
-    for key, value in features.items():
-        worker.remember(key, np.array(value, dtype=np.float16))
+        worker.remember_sketch(key, sketch)
     before = (worker.calls, worker.screened)
     out = score_serial(jobs, worker, params)
     return out, worker.calls - before[0], worker.screened - before[1]
 
 
 def score_batches(
-    jobs: Jobs, verifier: Verifier, params: DedupParams, workers: int, features: bool = False
+    jobs: Jobs, verifier: Verifier, params: DedupParams, workers: int
 ) -> list[ScoreBatch]:
     """`jobs` cut into batches for `workers` workers (four each, for an even spread), each
-    with what a worker's verifier needs besides the encoder; with `features`, the sentence
-    features the verifier holds travel along, so that the worker encodes only the rest."""
+    with what a worker's verifier needs besides the encoder."""
     size = max(1, len(jobs) // (4 * workers))
     batches = []
     for i in range(0, len(jobs), size):
@@ -115,11 +108,9 @@ def score_batches(
         # differ), so that the sketches sent along are found under them.
         docs = [d for doc, cands in part for d in (doc, *(c for c, _ in cands))]
         keys = [doc_key(d) for d in docs]
-        sketches = verifier.sketches_of(keys)
-        found = verifier.features_of(keys) if features else {}
         batches.append(
             (verifier.centers, verifier.backgrounds, verifier.sketch_backgrounds,
-             sketches, found, part, params)
+             verifier.sketches_of(keys), part, params)
         )  # fmt: skip
     return batches
 
