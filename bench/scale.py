@@ -5,10 +5,12 @@
 
 Generates the archive, runs `aligner dedup` (and with --add `aligner index add`) with the
 local engine, then with `--engine ray --ray-workers N` for each N (a local Ray started by
-the command), each into a new index. Records documents/s (wall: Ray's workers are not the
-command's children, so its CPU time is not comparable), the peak memory of the command
-with every process under it (Ray's raylet, object store and actors included), and the
-clusters' agreement with the local engine's (the share of identical clusters.tsv rows).
+the command; dedup then decides over the distributed record), each into a new index.
+Records documents/s (wall: Ray's workers are not the command's children, so its CPU time
+is not comparable), the peak memory of the command with every process under it (Ray's
+raylet, object store and actors included), precision and recall on the planted stories,
+and the agreement with the local engine: the share of identical clusters.tsv rows, and of
+documents in the same cluster with the same role.
 Prints JSON, then a Markdown table.
 """
 
@@ -38,6 +40,13 @@ def agreement(reference: Path, other: Path) -> float:
     ref = reference.read_text(encoding="utf-8").splitlines()
     got = set(other.read_text(encoding="utf-8").splitlines())
     return sum(line in got for line in ref) / max(len(ref), 1)
+
+
+def cluster_agreement(reference: Path, other: Path) -> float:
+    """The share of the reference's documents given the same cluster and role in `other`
+    (the earlier member of the cluster a document was attached to may differ)."""
+    ref, got = read_clusters(reference), read_clusters(other)
+    return sum(got.get(doc) == value for doc, value in ref.items()) / max(len(ref), 1)
 
 
 def run_engine(
@@ -108,6 +117,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     if local is None:
                         local = Path(result["clusters"])
                     result["agreement"] = round(agreement(local, Path(result["clusters"])), 6)
+                    result["cluster_agreement"] = round(
+                        cluster_agreement(local, Path(result["clusters"])), 6
+                    )
                 results.append(result)
                 print(json.dumps(result), file=sys.stderr, flush=True)
     finally:
@@ -115,14 +127,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             shutil.rmtree(work, ignore_errors=True)
     print(f"\n{args.docs:,} documents\n")
     print("| command | engine | seconds | documents/s | command's own CPU ms/doc | peak memory MiB "
-          "| precision | recall | rows as the local engine's |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| precision | recall | rows as the local engine's | clusters and roles as the local "
+          "engine's |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(
             f"| {r['command']} | {r['engine']} | {r['seconds']} | {r['docs_per_s']} "
             f"| {r['own_cpu_ms_per_doc']} "
             f"| {r['peak_tree_mib']} | {_round(r.get('precision'))} | {_round(r.get('recall'))} "
-            f"| {r.get('agreement', '-')} |"
+            f"| {r.get('agreement', '-')} | {r.get('cluster_agreement', '-')} |"
         )
     return {"results": results}
 

@@ -102,7 +102,7 @@ def test_part_candidates_are_earlier_documents_recent_ones_searched_exactly() ->
     def vectors_of(lang: str, ids: np.ndarray) -> np.ndarray:
         return by_lang[lang][ids]
 
-    rows = PartRows(np.arange(8), [], vectors, [None] * 8)
+    rows = PartRows(np.arange(8), vectors)
     params = replace(DedupParams(), recent_docs=2, candidates=1, same_lang_cosine=0.5)
     found = part_candidates(rows, np.array([5, 7]), "fa", layout, search, vectors_of, params)
     fa_five, ar_seven = found
@@ -196,3 +196,13 @@ def test_a_decision_does_not_depend_on_later_documents(
         assert result.exit_code == 0, result.output
     full, cut = rows_of(outs["full"]), rows_of(outs["head"])
     assert len(cut) == FIRST + CHUNK and all(full[k] == row for k, row in cut.items())
+
+
+@pytest.mark.ray
+def test_an_empty_input_gives_the_header_alone(ray_cluster, tmp_path: Path) -> None:
+    empty, out = tmp_path / "empty.jsonl", tmp_path / "c.tsv"
+    empty.write_text("", encoding="utf-8")
+    result = CliRunner().invoke(main, ["dedup", str(empty), "-o", str(out), "--engine", "ray"])
+    assert result.exit_code == 0, result.output
+    assert "no documents found" in result.output
+    assert out.read_text(encoding="utf-8") == "\t".join(decide.CLUSTER_COLUMNS) + "\n"

@@ -152,12 +152,15 @@ def exact_copies(folder: Path, layout: RecordLayout, show_progress: bool) -> np.
     keys = ray.remote(num_cpus=1)(copy_keys)
     refs = [keys.remote(str(folder), lang, part, layout.chunk_starts[part]) for lang, part in work]
     context = ray.data.DataContext.get_current()
-    before = context.enable_progress_bars, context.shuffle_strategy
+    logger = logging.getLogger("ray.data")
+    before = context.enable_progress_bars, context.shuffle_strategy, logger.level
+    # its execution reports are news only with progress bars (and it warns that they are
+    # off when they are)
+    logger.setLevel(logging.WARNING if show_progress else logging.ERROR)
+    context.enable_progress_bars = show_progress
     # Ray Data's default hash shuffle starts its aggregating actors for each run (12 s on
     # 5 documents here, 2.5 s sorting)
-    context.enable_progress_bars = show_progress
     context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
     try:
         groups = ray.data.from_arrow_refs(refs).groupby(
             "key", num_partitions=max(1, min(len(work), layout.total // 1_000_000 + 1))
@@ -169,7 +172,8 @@ def exact_copies(folder: Path, layout: RecordLayout, show_progress: bool) -> np.
             if len(b["position"])
         ]
     finally:
-        context.enable_progress_bars, context.shuffle_strategy = before
+        context.enable_progress_bars, context.shuffle_strategy = before[:2]
+        logger.setLevel(before[2])
     if not pairs:
         return np.zeros((0, 2), np.int64)
     out = np.concatenate(pairs).astype(np.int64)
@@ -202,13 +206,43 @@ def copies_in_group(group: pa.Table) -> pa.Table:
 
 @dataclass
 class PartRows:
-    """One part's documents: positions, rebuilt documents, vectors, sentence sketches."""
+    """One part's documents as read: their positions and vectors, and each row's document
+    (rebuilt from its sentences) and sentence sketch once asked for. Most rows of a part
+    read for a candidate are never asked for: rebuilding every row of such parts took two
+    thirds of an actor's time at 100,000 documents."""
 
     positions: np.ndarray
-    docs: list[PreparedDocument]
     vectors: np.ndarray
-    sketches: list[np.ndarray | None]
-    nbytes: int = 0
+    lang: str = ""
+    table: pa.Table | None = None  # id, sentences, sketch, sketch_rows
+    _docs: dict[int, PreparedDocument] = field(default_factory=dict)
+
+    @property
+    def nbytes(self) -> int:
+        table = 0 if self.table is None else self.table.nbytes
+        # as read (the documents rebuilt later, a few KB each, are not counted)
+        return table + self.vectors.nbytes
+
+    def has_text(self) -> np.ndarray:
+        assert self.table is not None
+        return np.asarray(pc.list_value_length(self.table.column("sentences"))) > 0
+
+    def doc(self, k: int) -> PreparedDocument:
+        doc = self._docs.get(k)
+        if doc is None:
+            assert self.table is not None
+            texts = self.table.column("sentences")[k].as_py()
+            doc = prepared_from_texts(self.table.column("id")[k].as_py(), self.lang, texts)
+            self._docs[k] = doc
+        return doc
+
+    def sketch(self, k: int) -> np.ndarray | None:
+        assert self.table is not None
+        blob = self.table.column("sketch")[k].as_py()
+        if blob is None:
+            return None
+        rows = self.table.column("sketch_rows")[k].as_py()
+        return np.frombuffer(blob, np.float16).reshape(rows, -1)
 
 
 def read_part(folder: Path, layout: RecordLayout, lang: str, part: str) -> PartRows:
@@ -216,17 +250,18 @@ def read_part(folder: Path, layout: RecordLayout, lang: str, part: str) -> PartR
     table = shards.read_language(folder / "documents", lang, columns, parts=[part])
     positions = table.column("position").to_numpy().astype(np.int64) + layout.chunk_starts[part]
     vectors = np.asarray(table.column("vector").combine_chunks().flatten(), np.float32)
-    vectors = vectors.reshape(table.num_rows, -1)
-    ids = table.column("id").to_pylist()
-    sentences = table.column("sentences").to_pylist()
-    docs = [prepared_from_texts(i, lang, s) for i, s in zip(ids, sentences)]
-    sketches: list[np.ndarray | None] = []
-    for blob, rows in zip(table.column("sketch").to_pylist(), table.column("sketch_rows")):
-        sketches.append(
-            None if blob is None else np.frombuffer(blob, np.float16).reshape(rows.as_py(), -1)
-        )
-    nbytes = table.nbytes + sum(len(t) for s in sentences for t in s) * 4
-    return PartRows(positions, docs, vectors, sketches, nbytes)
+    rest = table.select(["id", "sentences", "sketch", "sketch_rows"]).combine_chunks()
+    return PartRows(positions, vectors.reshape(table.num_rows, -1), lang, rest)
+
+
+def remember_sketches(verifier: Verifier, rows_and_docs: Sequence[tuple[PartRows, int]]) -> None:
+    """The sentence sketches of these documents that `verifier` does not hold (its cache is
+    bounded: one held when a part was read may be gone since)."""
+    keys = {doc_key(rows.doc(k)): (rows, k) for rows, k in rows_and_docs}
+    held = verifier.sketches_of(list(keys))
+    for key, (rows, k) in keys.items():
+        if key not in held and (sketch := rows.sketch(k)) is not None:
+            verifier.remember_sketch(key, sketch)
 
 
 @dataclass
@@ -345,8 +380,8 @@ class _PartDecider:
 
     def _documents(
         self, wanted: set[tuple[str, int]]
-    ) -> dict[tuple[str, int], tuple[int, PreparedDocument]]:
-        """The position and document of each (language, id)."""
+    ) -> dict[tuple[str, int], tuple[PartRows, int]]:
+        """The part and row of each (language, id)."""
         out = {}
         by_lang: dict[str, list[int]] = {}
         for lang, row in wanted:
@@ -355,16 +390,13 @@ class _PartDecider:
             parts, offsets = self.layout.locate(lang, np.array(ids, np.int64))
             for row, p, offset in zip(ids, parts.tolist(), offsets.tolist()):
                 source = self._rows(lang, self.layout.parts[lang][p])
-                out[(lang, row)] = int(source.positions[offset]), source.docs[offset]
+                out[(lang, row)] = source, offset
         return out
 
     def _rows(self, lang: str, part: str) -> PartRows:
         rows = self._parts.get((lang, part))
         if rows is None:
             rows = read_part(self.folder, self.layout, lang, part)
-            for doc, sketch in zip(rows.docs, rows.sketches):
-                if sketch is not None:
-                    self.verifier.remember_sketch(doc_key(doc), sketch)
             self._parts.put((lang, part), rows)
         return rows
 
@@ -372,21 +404,24 @@ class _PartDecider:
         rows = self._rows(lang, part)
         before = (self.verifier.calls, self.verifier.screened)
         is_copy = np.isin(rows.positions, self.copies)
-        queries = np.array(
-            [k for k, doc in enumerate(rows.docs) if doc.sentences and not is_copy[k]], np.int64
-        )
+        queries = np.nonzero(rows.has_text() & ~is_copy)[0]
         found = part_candidates(
             rows, queries, lang, self.layout, self._search, self._vectors, self.params
         )
         earlier_docs = self._documents({(other, row) for hits in found for other, row, *_ in hits})
+        remember_sketches(
+            self.verifier, [(rows, k) for k in queries.tolist()] + list(earlier_docs.values())
+        )
         plans, jobs = [], []
         for k, hits in zip(queries.tolist(), found):
-            doc = rows.docs[k]
+            doc = rows.doc(k)
             cands = []
             for other, row, cosine, recent in hits:
-                position, earlier_doc = earlier_docs[(other, row)]
-                earlier = Earlier(RECENT if recent else STORED, position=position)
-                cands.append(Candidate(other == lang, cosine, earlier, earlier_doc))
+                source, offset = earlier_docs[(other, row)]
+                earlier = Earlier(
+                    RECENT if recent else STORED, position=int(source.positions[offset])
+                )
+                cands.append(Candidate(other == lang, cosine, earlier, source.doc(offset)))
             plan = to_verify(doc, cands, self.verifier, self.params)
             plans.append(plan)
             jobs.append((doc, [(c.doc, c.same_lang) for c in plan]))
@@ -433,10 +468,9 @@ def learn_screens(
         docs = []
         for lang in langs:
             rows = read_part(folder, layout, lang, entry["part"])
-            for doc, sketch in zip(rows.docs, rows.sketches):
-                if sketch is not None:
-                    verifier.remember_sketch(doc_key(doc), sketch)
-            docs.extend(d for d in rows.docs if d.sentences)
+            texts = np.nonzero(rows.has_text())[0].tolist()
+            remember_sketches(verifier, [(rows, k) for k in texts])
+            docs.extend(rows.doc(k) for k in texts)
         if docs:
             verifier.learn_backgrounds(docs)
     return Screens(verifier.centers, verifier.backgrounds, verifier.sketch_backgrounds)
@@ -518,6 +552,9 @@ def decide_record(
     layout = layout_of(folder, manifest, chunks)
     stats = DedupStats()
     decisions = Decisions.empty(layout.total)
+    if not layout.total:  # no documents: no space, nothing to decide
+        write_clusters(out, folder, layout, decisions, decisions.matched, stats)
+        return stats, decisions
     copies = exact_copies(folder, layout, show_progress)
     decisions.add_copies(copies)
     screens = learn_screens(folder, manifest, layout, encoder, align_params)
@@ -562,6 +599,8 @@ def record_ids(folder: Path, layout: RecordLayout) -> tuple[pa.Array, np.ndarray
         pieces.append(table.column("id").combine_chunks())
         where.append(layout.positions[lang])
         codes[layout.positions[lang]] = code
+    if not pieces:
+        return pa.array([], pa.string()), codes, langs
     order = np.argsort(np.concatenate(where), kind="stable")
     return pa.concat_arrays(pieces).take(pa.array(order)), codes, langs
 
