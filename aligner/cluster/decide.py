@@ -8,22 +8,21 @@ small arrays:
    sentences by its body hash, one without by its content hash); each document of a group
    is a copy of the group's first;
 2. per part (one chunk's documents of one language), in an actor: each document's
-   earlier neighbours in every language from the merged IVF indexes, the candidates among
-   them taken and ranked as on one machine (`dedup.candidates.to_verify`), then screened
-   and verified with the one verdict (`dedup.scoring.score_serial`); the best accepted
-   earlier document of each comes back (`dedup.decide.best_accepted`);
+   earlier candidates in every language (`part_candidates`), taken and ranked as on one
+   machine (`dedup.candidates.to_verify`), then screened and verified with the one verdict
+   (`dedup.scoring.score_serial`); the best accepted earlier document of each comes back
+   (`dedup.decide.best_accepted`);
 3. on the driver: a forest of those best earlier matches, whose roots are the clusters.
 
-"Earlier" is input order, as on one machine. What differs is where candidates come from:
-one machine searches the last `recent_docs` documents of each language exactly and the
-whole index for a few more; here the IVF index is searched for every document, and a
-neighbour within the last `recent_docs` documents of its language counts as recent (the
-laxer sketch screen for translations), one further back as from the index. docs/scale.md
-measures what that changes.
+"Earlier" is input order, as on one machine, and the last `recent_docs` documents of each
+language are searched exactly, as there. What differs is where the older candidates come
+from: the merged IVF index of each language here, the store's HNSW index there.
+docs/scale.md measures what that changes.
 
 A document's decision depends only on the documents before it, so the parts are decided
-in any order, in parallel, and appending to the input never changes an earlier decision
-(beyond what a retrained-free, refilled IVF index finds).
+in any order, in parallel. Appending to the input changes an earlier decision only where
+later documents crowd earlier ones out of the IVF index's nearest neighbours (it is
+asked for `SEARCH_K`, and only earlier ones count).
 """
 
 from __future__ import annotations
